@@ -1,0 +1,316 @@
+"""The CLI over the status history, through the real entry point, on a SQLite file in the
+test's data directory (the default) and on PostgreSQL (TRACKER_DATABASE_URL)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CliResult
+
+
+@pytest.fixture
+def db_env(loaded_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("TRACKER_DATABASE_URL", loaded_url)
+    return loaded_url
+
+
+def test_history_shows_seed_claim_and_cited_records(cli, db_env: str) -> None:  # type: ignore[no-untyped-def]
+    r: CliResult = cli("history", "US-RI")
+    assert r.code == 0, r.err
+    assert "seed" in r.out and "Kratom For Chronic Pain Relief" in r.out
+    assert "banned, Rhode Island" not in r.out
+    assert "is banned in several states including Alabama, Arkansas, Indiana, Rhode Island" in r.out
+    assert "R.I. Gen. Laws ch. 21-28.12" in r.out and "regulated 21+" in r.out
+    data = json.loads(cli("history", "US-RI", "--json").out)
+    tiers = [rec["source"]["tier"] for rec in data["records"]]
+    assert "seed" in tiers and "official" in tiers
+    assert any(rec["superseded_at"] for rec in data["records"] if rec["source"]["tier"] == "seed")
+
+
+def test_rhode_island_then_and_now(cli, db_env: str) -> None:  # type: ignore[no-untyped-def]
+    then = cli("status", "US-RI", "--as-of", "2026-01-01")
+    assert then.code == 0 and "BANNED" in then.out
+    assert "Rhode Island Department of Health scheduling" in then.out
+    now = cli("status", "US-RI")
+    assert "REGULATED 21+" in now.out and "R.I. Gen. Laws ch. 21-28.12" in now.out
+    assert "decided by Rhode Island (US-RI), state level" in now.out
+
+
+def test_thailand_seed_then_legal_then_regulated(cli, db_env: str) -> None:  # type: ignore[no-untyped-def]
+    results = {}
+    for day in ("2020-01-01", "2022-01-01", "2026-11-21"):
+        data = json.loads(cli("status", "TH", "--as-of", day, "--json").out)["results"][0]
+        results[day] = (
+            data["status"],
+            data["record"]["source"]["tier"],
+            data["record"]["instrument"]["citation"],
+        )
+    assert results["2020-01-01"] == ("banned", "seed", None)
+    assert results["2022-01-01"] == ("legal", "secondary", "Narcotics Act (No. 8) B.E. 2564 (2021)")
+    assert results["2026-11-21"] == ("regulated", "secondary", "Kratom Plant Act B.E. 2565 (2022)")
+
+
+def test_known_at_before_the_curated_records(cli, db_env: str) -> None:  # type: ignore[no-untyped-def]
+    history = json.loads(cli("history", "US-RI", "--json").out)["records"]
+    seed_time = min(r["recorded_at"] for r in history)
+    r = cli("status", "US-RI", "--known-at", seed_time, "--json")
+    data = json.loads(r.out)["results"][0]
+    assert data["status"] == "banned" and data["record"]["source"]["tier"] == "seed"
+
+
+def test_local_ban_decides_inside_a_regulating_state(cli, db_env: str) -> None:  # type: ignore[no-untyped-def]
+    r = cli("status", "Sarasota County", "--json")
+    data = json.loads(r.out)["results"][0]
+    assert data["status"] == "banned" and data["decided_by"]["level"] == "county"
+    assert [lvl["status"] for lvl in data["levels"]] == ["banned", "regulated", "legal"]
+    r = cli("status", "San Diego")
+    assert "BANNED  decided by San Diego, CA (city), city level" in r.out
+
+
+def test_record_prints_before_and_after(cli, db_env: str) -> None:  # type: ignore[no-untyped-def]
+    r = cli(
+        "record",
+        "US-OH",
+        "regulated",
+        "--from",
+        "2025-01-01",
+        "--min-age",
+        "21",
+        "--citation",
+        "Test Act 1",
+        "--source",
+        "https://example.org/oh",
+        "--tier",
+        "official",
+    )
+    assert r.code == 0, r.err
+    assert "on 2025-01-01: unknown -> regulated 21+" in r.out
+    again = cli(
+        "record",
+        "US-OH",
+        "regulated",
+        "--from",
+        "2025-01-01",
+        "--min-age",
+        "21",
+        "--citation",
+        "Test Act 1",
+        "--source",
+        "https://example.org/oh",
+        "--tier",
+        "official",
+    )
+    assert "unchanged" in again.out
+    status = json.loads(cli("status", "US-OH", "--json").out)["results"][0]
+    assert (status["status"], status["min_age"]) == ("regulated", 21)
+
+
+@pytest.mark.parametrize(
+    ("args", "expect"),
+    [
+        (["status", "Alabma"], "Did you mean: Alabama (US-AL)"),
+        (["status", "AL"], "Albania (AL)"),
+        (["status", "US-AL", "--as-of", "2026-02-30"], "YYYY-MM-DD"),
+        (["status", "US-AL", "--known-at", "yesterday"], "YYYY-MM-DDTHH:MM"),
+        (["status", "US-AL", "--known-at", "2999-01-01"], "in the future"),
+        (["status", "US-AL", "--substance", "8-OH"], "kratom, 7-OH"),
+        (
+            [
+                "record",
+                "US-AL",
+                "forbidden",
+                "--from",
+                "2020",
+                "--citation",
+                "x",
+                "--source",
+                "https://example.org",
+            ],
+            "banned",
+        ),
+        (
+            [
+                "record",
+                "US-AL",
+                "banned",
+                "--from",
+                "20-20",
+                "--citation",
+                "x",
+                "--source",
+                "https://example.org",
+            ],
+            "YYYY-MM",
+        ),
+        (
+            [
+                "record",
+                "US-AL",
+                "banned",
+                "--from",
+                "2020",
+                "--citation",
+                "x",
+                "--source",
+                "example.org",
+            ],
+            "https://",
+        ),
+        (
+            [
+                "record",
+                "US-AL",
+                "banned",
+                "--from",
+                "2020",
+                "--to",
+                "2019",
+                "--citation",
+                "x",
+                "--source",
+                "https://example.org",
+            ],
+            "not after",
+        ),
+        (["list", "--status", "forbidden"], "banned"),
+    ],
+)
+def test_bad_input_exits_2_with_the_accepted_forms(
+    cli, db_env: str, args: list[str], expect: str
+) -> None:  # type: ignore[no-untyped-def]
+    r = cli(*args)
+    assert r.code == 2
+    assert expect in r.err
+
+
+def test_list_filters(cli, db_env: str) -> None:  # type: ignore[no-untyped-def]
+    data = json.loads(cli("list", "--status", "banned", "--in", "US", "--json").out)
+    codes = {p["place"]["code"] for p in data["places"]}
+    assert {"US-AL", "US-LA", "ocd-division/country:us/state:ca/place:san_diego"} <= codes
+    assert "US-RI" not in codes and "GB" not in codes
+    cities = json.loads(cli("list", "--kind", "city", "--json").out)["places"]
+    assert {p["place"]["kind"] for p in cities} == {"city"}
+
+
+def test_pending_and_places(cli, db_env: str) -> None:  # type: ignore[no-untyped-def]
+    r = cli("pending", "US-KS")
+    assert "SB 497" in r.out and "DEA notices" in r.out  # the federal level is in the chain
+    assert "SB 1656" not in r.out
+    found = cli("places", "georgia")
+    assert "US-GA" in found.out and "GE" in found.out
+
+
+def test_status_several_places_in_json(cli, db_env: str) -> None:  # type: ignore[no-untyped-def]
+    data = json.loads(cli("status", "US-AL", "TH", "--json").out)
+    assert data["schema"] == "tracker.cli/1"
+    assert [r["place"]["code"] for r in data["results"]] == ["US-AL", "TH"]
+    first = data["results"][0]
+    assert set(first) == {
+        "place",
+        "substance",
+        "as_of",
+        "known_at",
+        "status",
+        "min_age",
+        "decided_by",
+        "record",
+        "levels",
+        "related",
+        "pending",
+    }
+    assert first["record"]["valid_from"] == "2016-05-10"
+
+
+def test_fresh_install_through_the_console_script(tmp_path: Path) -> None:
+    """`python -m tracker` on an empty data dir migrates, loads and answers; a second run
+    reuses the database."""
+    env = {"TRACKER_DATA_DIR": str(tmp_path / "d"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    for _ in range(2):
+        out = subprocess.run(
+            [sys.executable, "-m", "tracker", "status", "US-AL"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert out.returncode == 0, out.stderr
+        assert "BANNED" in out.stdout and "Ala. Act 2016-279" in out.stdout
+    assert (tmp_path / "d" / "tracker.db").is_file()
+    colourless = "\x1b[" not in out.stdout
+    assert colourless  # not a terminal: no colour codes
+
+
+def test_two_record_commands_at_once(loaded_url: str, tmp_path: Path) -> None:
+    """Several `tracker record` processes writing one place at once: all succeed and the
+    current records never overlap."""
+    env = {
+        "TRACKER_DATA_DIR": str(tmp_path / "d"),
+        "TRACKER_DATABASE_URL": loaded_url,
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+    }
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tracker",
+                "record",
+                "US-OH",
+                status,
+                "--from",
+                start,
+                "--citation",
+                f"Test {status}",
+                "--source",
+                "https://example.org/oh",
+                "--json",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for status, start in (
+            ("banned", "2024-01-01"),
+            ("regulated", "2024-06"),
+            ("legal", "2023"),
+            ("restricted", "2025-02-03"),
+        )
+    ]
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert json.loads(out)["recorded"] is True
+    from tracker.db import Database, make_engine
+    from tracker.history import current_rows
+
+    db = Database(make_engine(loaded_url))
+    with db.read() as conn:
+        rows = current_rows(conn, "US-OH", "kratom")
+    db.dispose()
+    assert len(rows) >= 1
+    spans = sorted((r.valid_from, r.valid_to or date.max) for r in rows)
+    for (_, end), (begin, _) in itertools.pairwise(spans):
+        assert end <= begin
+    assert {r.status for r in rows} <= {"banned", "regulated", "legal", "restricted"}
+
+
+def test_an_internal_error_is_one_plain_line(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import tracker.cli.core as core
+
+    def broken() -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(core, "database", broken)
+    r = cli("status", "US-AL")
+    assert r.code == 1
+    assert "internal error: RuntimeError('boom')" in r.err and "Traceback" not in r.err
+    assert "TRACKER_LOG_LEVEL=DEBUG" in r.err

@@ -1,0 +1,31 @@
+"""Every command and every setting is documented in the README."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tracker.cli import COMMANDS
+from tracker.settings import DECLARED
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+
+def test_every_command_is_in_the_readme() -> None:
+    for name in COMMANDS:
+        assert f"`tracker {name}" in README, name
+
+
+def test_every_setting_is_in_the_readme() -> None:
+    for setting in DECLARED:
+        assert f"`{setting.name}`" in README and f"`{setting.env}`" in README, setting.name
+
+
+def test_every_command_has_help() -> None:
+    import click
+
+    from tracker.cli import cli
+
+    ctx = click.Context(cli)
+    for name in COMMANDS:
+        command = cli.get_command(ctx, name)
+        assert command is not None and (command.help or "").strip(), name

@@ -1,0 +1,153 @@
+"""The csv and shipping exports read back with the csv module (and the shipping JSON
+validates against its published schema); values come from the database."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from tests.test_export_json import strict
+from tracker.belief import Belief
+from tracker.dates import PartialDate
+from tracker.db import Database
+from tracker.export.fmt_csv import COLUMNS
+from tracker.export.fmt_json import schema_path
+from tracker.export.fmt_shipping import FIELDS
+from tracker.history import record_belief
+
+pytestmark = pytest.mark.parametrize("loaded_url", ["sqlite"], indirect=True)
+
+SAN_DIEGO = "ocd-division/country:us/state:ca/place:san_diego"
+
+
+@pytest.fixture
+def db_env(loaded_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("TRACKER_DATABASE_URL", loaded_url)
+    return loaded_url
+
+
+def _rows(text: str) -> tuple[list[str], list[dict[str, str]]]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader)
+    return header, [dict(zip(header, row, strict=True)) for row in reader]
+
+
+def test_csv_reads_back_one_row_per_place(cli: Any, db_env: str, tmp_path: Path) -> None:
+    out = tmp_path / "status.csv"
+    r = cli("export", "--format", "csv", "--as-of", "2026-06-01", "-o", str(out))
+    assert r.code == 0, r.err
+    raw = out.read_bytes()
+    assert raw.count(b"\r\n") >= 300  # RFC 4180 line ends, written untranslated
+    header, rows = _rows(out.read_text(encoding="utf-8"))
+    assert header == list(COLUMNS)
+    listed = json.loads(cli("list", "--json", "--as-of", "2026-06-01").out)["places"]
+    assert [row["code"] for row in rows] == [p["place"]["code"] for p in listed]
+    by_code = {row["code"]: row for row in rows}
+    al = by_code["US-AL"]
+    assert (al["iso_code"], al["fips"], al["ocd_id"]) == (
+        "US-AL",
+        "01",
+        "ocd-division/country:us/state:al",
+    )
+    assert (al["status"], al["valid_from"], al["source_tier"]) == (
+        "banned",
+        "2016-05-10",
+        "secondary",
+    )
+    assert al["citation"].startswith("Ala. Act 2016-279")
+    ri = by_code["US-RI"]
+    assert (ri["status"], ri["min_age"], ri["decided_level"]) == ("regulated", "21", "state")
+    sd = by_code[SAN_DIEGO]
+    assert (sd["kind"], sd["iso_code"], sd["fips"], sd["status"]) == ("city", "", "", "banned")
+    assert by_code["TH"]["status"] == "regulated" and by_code["TH"]["fips"] == ""
+    assert "SB 497" in by_code["US-KS"]["pending"]
+
+
+def test_a_formula_in_a_citation_stays_text(
+    cli: Any, db_env: str, loaded_db: Database, tmp_path: Path
+) -> None:
+    formula = '=HYPERLINK("http://127.0.0.1/x","click")'
+    with loaded_db.write() as conn:
+        record_belief(
+            conn,
+            Belief(
+                place_code="US-NV",
+                substance="kratom",
+                status="regulated",
+                source_tier="secondary",
+                origin="test",
+                valid_from=PartialDate.parse("2020-01-01"),
+                min_age=21,
+                instrument_citation=formula,
+                source_url="https://example.org/nv",
+            ),
+        )
+    out = tmp_path / "s.csv"
+    assert cli("export", "--format", "csv", "-o", str(out)).code == 0
+    _, rows = _rows(out.read_text(encoding="utf-8"))
+    nv = next(row for row in rows if row["code"] == "US-NV")
+    assert nv["citation"] == "'" + formula
+    shipping = cli("export", "--format", "shipping").out
+    assert "'" + '=HYPERLINK(""http://127.0.0.1/x""' in shipping
+    # JSON carries the text as it is: only spreadsheets need the guard.
+    as_json = tmp_path / "shipping.json"
+    assert cli("export", "--format", "shipping", "-o", str(as_json)).code == 0
+    doc = json.loads(as_json.read_text(encoding="utf-8"))
+    assert next(i for i in doc["min_age"] if i["code"] == "US-NV")["citation"] == formula
+
+
+def test_shipping_lists_in_csv_and_json(cli: Any, db_env: str, tmp_path: Path) -> None:
+    as_csv, as_json = tmp_path / "shipping.csv", tmp_path / "shipping.json"
+    for out in (as_csv, as_json):
+        r = cli("export", "--format", "shipping", "--as-of", "2026-06-01", "-o", str(out))
+        assert r.code == 0, r.err
+    header, rows = _rows(as_csv.read_text(encoding="utf-8"))
+    assert header == ["list", *FIELDS]
+    doc = json.loads(as_json.read_text(encoding="utf-8"))
+    schema = json.loads(schema_path("shipping.v1.json").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    checker = jsonschema.FormatChecker()
+    jsonschema.Draft202012Validator(strict(schema), format_checker=checker).validate(doc)
+    banned = {i["code"]: i for i in doc["do_not_ship"]}
+    for code in (
+        "US-AL",
+        "US-AR",
+        "US-IN",
+        "US-VT",
+        "US-WI",
+        "US-LA",
+        "US-CA",
+        SAN_DIEGO,
+        "ocd-division/country:us/state:fl/county:sarasota",
+        "AU",
+        "GB",
+    ):
+        assert code in banned, code
+    assert banned["US-CA"]["status"] == "restricted" and banned["US-AL"]["status"] == "banned"
+    alton = banned["ocd-division/country:us/state:il/place:alton"]
+    assert (alton["country"], alton["subdivision"], alton["kind"]) == ("US", "US-IL", "city")
+    ages = {i["code"]: i["min_age"] for i in doc["min_age"]}
+    assert ages["US-RI"] == 21 and ages["US-TX"] == 18 and ages["TH"] == 18
+    assert "US-RI" not in banned and "US" not in banned and "AD" not in banned
+    csv_lists = {(row["list"], row["code"]) for row in rows}
+    json_lists = {(name, i["code"]) for name in ("do_not_ship", "min_age") for i in doc[name]}
+    assert csv_lists == json_lists
+    # Standard output gets the CSV form.
+    assert cli("export", "--format", "shipping", "--as-of", "2026-06-01").out.startswith("list,")
+
+
+def test_shipping_for_7_oh_lists_the_florida_emergency_rule(cli: Any, db_env: str) -> None:
+    r = cli("export", "--format", "shipping", "--substance", "7-OH", "--as-of", "2026-01-01")
+    assert r.code == 0, r.err
+    _, rows = _rows(r.out)
+    fl = next(row for row in rows if row["code"] == "US-FL")
+    assert (fl["list"], fl["status"], fl["expires"]) == ("do_not_ship", "banned", "2026-06-30")
+    kratom = cli("export", "--format", "shipping", "--as-of", "2026-01-01").out
+    fl_kratom = next(row for row in _rows(kratom)[1] if row["code"] == "US-FL")
+    assert (fl_kratom["list"], fl_kratom["min_age"]) == ("min_age", "21")

@@ -1,0 +1,177 @@
+"""The status page: self-contained (nothing loaded from anywhere), 51 US tiles, every
+piece of data escaped, and it works in a real headless Chromium with no console errors.
+
+Chromium and its driver are Debian's (installed by tests/run); the page is opened over
+file://. A screenshot is saved outside the source tree, in $TRACKER_TEST_ARTIFACTS or
+<temp dir>/tracker-test-artifacts, and its path is printed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bs4 import BeautifulSoup
+
+from tracker.belief import Belief
+from tracker.dates import PartialDate
+from tracker.db import Database
+from tracker.export import export
+from tracker.history import record_belief
+
+pytestmark = pytest.mark.parametrize("loaded_url", ["sqlite"], indirect=True)
+
+# Read at import: the isolated_env fixture clears TRACKER_* variables before each test.
+ARTIFACTS = Path(
+    os.environ.get("TRACKER_TEST_ARTIFACTS")
+    or Path(tempfile.gettempdir()) / "tracker-test-artifacts"
+)
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+EVIL_CITATION = "<script>window.__pwned = 1</script>Nev. Rev. Stat. 453"
+EVIL_NOTE = '<img src=x onerror="window.__pwned = 2"><b>bold</b> & "quoted"'
+EVIL_URL = "javascript:window.__pwned = 3"
+
+
+def _record_evil(db: Database) -> None:
+    with db.write() as conn:
+        record_belief(
+            conn,
+            Belief(
+                place_code="US-NV",
+                substance="kratom",
+                status="banned",
+                source_tier="secondary",
+                origin="test",
+                valid_from=PartialDate.parse("2020-01-01"),
+                instrument_citation=EVIL_CITATION,
+                instrument_url=EVIL_URL,
+                instrument_title="</title><style>body{display:none}</style>",
+                note=EVIL_NOTE,
+                source_url="https://example.org/nv?a=1&b=<2>",
+            ),
+        )
+
+
+@pytest.fixture
+def page(loaded_db: Database, tmp_path: Path) -> Path:
+    _record_evil(loaded_db)
+    out = tmp_path / "status.html"
+    export(loaded_db, "html", out)
+    return out
+
+
+def test_page_is_self_contained_and_escapes_data(page: Path) -> None:
+    html = page.read_text(encoding="utf-8")
+    soup = BeautifulSoup(html, "html.parser")
+    assert len(soup.select(".us-grid .tile.state")) == 51
+    assert {t["data-code"] for t in soup.select(".us-grid .tile.state")} >= {"US-DC", "US-AK"}
+    world = {t["data-code"]: t["class"] for t in soup.select(".tile.country")}
+    assert len(world) == 243  # ISO 3166-1 has 249 codes; six are US territories (own tiles)
+    assert "st-regulated" in world["TH"] and "st-banned" in world["AU"]
+    assert "st-legal" in world["US"] and "st-unknown" in world["AD"]
+    # Nothing is loaded: one inline script, one inline style, no external references.
+    scripts = soup.find_all("script")
+    assert len(scripts) == 1 and not scripts[0].get("src")
+    assert not soup.find_all(["link", "img", "iframe", "object", "embed"])
+    assert "@import" not in html and "url(" not in html
+    csp = soup.find("meta", attrs={"http-equiv": "Content-Security-Policy"})["content"]
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+    assert directives["default-src"] == "'none'" and directives["img-src"] == "'none'"
+    assert re.fullmatch(r"'sha256-[A-Za-z0-9+/=]+'", directives["script-src"])  # only ours
+    # Data is text: never live markup, never a javascript: link.
+    assert "<script>window.__pwned" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;window.__pwned = 1&lt;/script&gt;Nev. Rev. Stat. 453" in html
+    assert "&lt;img src=x onerror=&#34;window.__pwned = 2&#34;&gt;" in html
+    assert "javascript:" not in html
+    hrefs = [a["href"] for a in soup.find_all("a")]
+    assert all(h.startswith(("#", "https://", "http://")) for h in hrefs)
+    assert "https://example.org/nv?a=1&amp;b=&lt;2&gt;" in html
+    # Each place: chain, history and citations with the source tier.
+    ri = soup.find("details", id="p-US-RI")
+    text = ri.get_text(" ", strip=True)
+    assert "R.I. Gen. Laws ch. 21-28.12" in text and "official" in text
+    assert "2017 to 2026-04-01" in text and "2026-04-01 to no end" in text
+    assert "Earlier beliefs, superseded but kept" in text and "seed" in text
+    assert [td.get_text(strip=True) for td in ri.select("table.chain tbody tr td:first-child")] == [
+        "state",
+        "federal",
+    ]
+    legend = soup.select_one(".legend").get_text(" ", strip=True)
+    for words in ("X = Banned", "! = Restricted", "R = Regulated", "L = Legal", "? = Unknown"):
+        assert words in legend
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    for binary in (CHROMIUM, CHROMEDRIVER):
+        if not shutil.which(binary):
+            pytest.fail(f"{binary} is missing: run tests/run (it installs chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        "--window-size=1280,2000",
+    ):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_page_in_headless_chromium(
+    page: Path, browser: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(page.as_uri())
+    tiles = browser.find_elements(By.CSS_SELECTOR, ".us-grid .tile.state")
+    assert len(tiles) == 51 and all(t.is_displayed() for t in tiles)
+    assert browser.execute_script("return typeof window.__pwned") == "undefined"
+    assert browser.execute_script("return document.images.length") == 0
+    # The search box filters the table (the inline script ran under the CSP).
+    box = browser.find_element(By.ID, "q")
+    box.send_keys("rhode")
+    assert browser.find_element(By.ID, "shown").text == "1"
+    visible = [
+        r for r in browser.find_elements(By.CSS_SELECTOR, "#places tbody tr") if r.is_displayed()
+    ]
+    assert len(visible) == 1 and "Rhode Island" in visible[0].text
+    box.clear()
+    # A tile opens its place's details.
+    browser.find_element(By.CSS_SELECTOR, '.tile[data-code="US-NV"]').click()
+    details = browser.find_element(By.ID, "p-US-NV")
+    WebDriverWait(browser, 10).until(lambda _: details.get_attribute("open") is not None)
+    assert EVIL_CITATION in details.text  # shown as text
+    errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+    assert errors == []
+    browser.execute_script("window.scrollTo(0, 0); location.hash = '';")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "status-page.png"
+    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+    assert not re.match(str(Path(__file__).resolve().parent.parent), str(shot.resolve()))
+    with capsys.disabled():
+        print(f"\nstatus page screenshot: {shot}")

@@ -1,0 +1,70 @@
+"""What the history commands share: options, time parsing and short renderings."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import click
+
+from tracker.dates import parse_day, parse_instant
+from tracker.errors import UsageError
+from tracker.timeutil import utcnow
+from tracker.vocab import SUBSTANCES, match
+
+
+def check_substance(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        return match(value, SUBSTANCES, "substance")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+substance_option = click.option(
+    "--substance",
+    default="kratom",
+    show_default=True,
+    callback=check_substance,
+    help="kratom (leaf and alkaloids) or 7-OH (concentrated products).",
+)
+as_of_option = click.option(
+    "--as-of",
+    "as_of",
+    metavar="DATE",
+    help="Answer for this day (YYYY-MM-DD or 'today'; default today).",
+)
+known_at_option = click.option(
+    "--known-at",
+    "known_at",
+    metavar="TIME",
+    help="Answer with what was known at this time (YYYY-MM-DD = end of that day UTC, "
+    "or YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM]; default now).",
+)
+
+
+def times(as_of: str | None, known_at: str | None) -> tuple[date, datetime | None]:
+    day = parse_day(as_of, option="--as-of") if as_of else utcnow().date()
+    when = parse_instant(known_at, option="--known-at") if known_at else None
+    if when is not None and when > utcnow():
+        raise UsageError(
+            f"--known-at {known_at} is in the future",
+            "Knowledge time is when the tracker learned something; omit "
+            "--known-at for what is known now.",
+        )
+    return day, when
+
+
+def citation(record: dict[str, Any] | None) -> str:
+    if not record:
+        return "-"
+    inst, src = record["instrument"], record["source"]
+    if inst.get("citation"):
+        return str(inst["citation"])
+    if src.get("document"):
+        title = src.get("title") or src["document"]
+        return f"seed document: {title}"
+    return "-"
+
+
+def short(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -1,0 +1,24 @@
+"""What every command needs: settings and a database that is ready to use."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from tracker.db import Database
+from tracker.settings import Settings, load_settings
+
+
+@cache
+def settings() -> Settings:
+    from tracker.daemon_config import apply_policy
+
+    loaded = load_settings()
+    apply_policy(loaded)  # min_every and check_jitter: the same in every command
+    return loaded
+
+
+@cache
+def database() -> Database:
+    from tracker.bootstrap import open_database
+
+    return open_database(settings())
