@@ -75,6 +75,7 @@ class Dispatcher:
     batch: int = 20
     _key: bytes | None = None
     _events: dict[int, Any] = field(default_factory=dict)  # events never change: cache them
+    _views: dict[int, Any] = field(default_factory=dict)  # and their rendered blocks
 
     def run(self, *, max_batches: int | None = None) -> Stats:
         """Deliver every row due when the run starts (rows retried during the run wait
@@ -111,7 +112,12 @@ class Dispatcher:
         if self._key is None:
             self._key = tokens.signing_key(self.db, self.settings.signing_key)
         ctx = messages.Context(
-            self.settings.mail_from, self.settings.public_url, self._key, now, self._events
+            self.settings.mail_from,
+            self.settings.public_url,
+            self._key,
+            now,
+            events=self._events,
+            views=self._views,
         )
         built: dict[int, Any] = {}
         with self.db.read() as conn:

@@ -29,6 +29,7 @@ from typing import Any
 
 import jinja2
 import sqlalchemy as sa
+from markupsafe import Markup
 from sqlalchemy.engine import Connection, Row
 
 from tracker import tokens
@@ -104,6 +105,7 @@ class Context:
     link_key: bytes
     now: datetime = field(default_factory=utcnow)
     events: dict[int, Row[Any]] = field(default_factory=dict)
+    views: dict[int, dict[str, Any]] = field(default_factory=dict)
     _subscribers: dict[int, Row[Any] | None] = field(default_factory=dict)
     _suppressed: dict[str, Row[Any] | None] = field(default_factory=dict)
 
@@ -139,6 +141,20 @@ class Context:
                 sa.select(EVENT).where(EVENT.c.id == event_id)
             ).one()
         return self.events[event_id]
+
+    def view(self, conn: Connection, event_id: int) -> dict[str, Any]:
+        """The reader's view of an event, with its text and HTML blocks (`text`,
+        `html`) rendered once: a digest names the same events for thousands of people,
+        and rendering each block per person was most of the time spent building them."""
+        view = self.views.get(event_id)
+        if view is None:
+            view = event_view(self.event(conn, event_id))
+            env = environment()
+            view["text"] = env.get_template("email/_event.txt").render(event=view)
+            # Autoescaped output of the template: safe to insert as it is.
+            view["html"] = Markup(env.get_template("email/_event.html").render(event=view))
+            self.views[event_id] = view
+        return view
 
 
 @cache
@@ -200,10 +216,10 @@ def build(conn: Connection, out: Row[Any], ctx: Context) -> Mail | Hook | Skip:
     )
     unsubscribe = f"{ctx.public_url.rstrip('/')}/unsubscribe?token={token}"
     if out.purpose == "alert":
-        view = event_view(ctx.event(conn, out.event_id))
+        view = ctx.view(conn, out.event_id)
         data = {"event": view, "unsubscribe": unsubscribe, "subscriber": sub}
         return _mail(out, ctx, "alert", view["title"], data, sub, unsubscribe)
-    views = [event_view(ctx.event(conn, i)) for i in out.payload["event_ids"]]
+    views = [ctx.view(conn, i) for i in out.payload["event_ids"]]
     groups = group_by_place(views)
     label = "Weekly" if sub.cadence == "weekly" else "Daily"
     subject = f"{label} kratom status digest: {len(views)} change(s) in {len(groups)} place(s)"
