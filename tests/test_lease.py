@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from tracker.db import Database
 from tracker.dbtypes import UTCDateTime
-from tracker.lease import claim, complete, release
+from tracker.lease import GATE, Gate, claim, complete, release
 from tracker.timeutil import utcnow
 
 META = sa.MetaData()
@@ -82,3 +82,46 @@ def test_release_on_shutdown(empty_db: Database) -> None:
     assert len(claim(empty_db, JOBS, "a", lease_for=timedelta(hours=1), limit=3)) == 3
     assert release(empty_db, JOBS, "a") == 3
     assert len(claim(empty_db, JOBS, "b", lease_for=timedelta(hours=1), limit=3)) == 3
+
+
+def test_a_closed_gate_waits_for_the_claim_in_progress_then_claims_nothing(
+    empty_db: Database,
+) -> None:
+    """A daemon stopping at once closes the gate before giving its leases back: a claim
+    already running finishes first (and is then released), and none starts after."""
+    _setup(empty_db, 5)
+    gate = Gate()
+    inside, go_on = threading.Event(), threading.Event()
+    got: list[int] = []
+
+    def slow_claimer() -> None:
+        with gate.enter() as open_:
+            assert open_
+            inside.set()
+            go_on.wait(5)
+            got.extend(r.id for r in claim(empty_db, JOBS, "w", lease_for=timedelta(minutes=5)))
+
+    t = threading.Thread(target=slow_claimer)
+    t.start()
+    assert inside.wait(5)
+    assert not gate.close(timeout=0.2)  # the claim in progress is waited for...
+    go_on.set()
+    assert gate.close(timeout=5)  # ...until it ends
+    t.join()
+    assert len(got) == 1
+    with gate.enter() as open_:
+        assert not open_  # closed: a claimer must claim nothing
+    assert release(empty_db, JOBS, "w") == 1
+    gate.reopen()
+    with gate.enter() as open_:
+        assert open_
+
+
+def test_claim_returns_nothing_while_the_process_gate_is_closed(empty_db: Database) -> None:
+    _setup(empty_db, 3)
+    GATE.close(timeout=1)
+    try:
+        assert claim(empty_db, JOBS, "w", lease_for=timedelta(minutes=5), limit=3) == []
+    finally:
+        GATE.reopen()
+    assert len(claim(empty_db, JOBS, "w", lease_for=timedelta(minutes=5), limit=3)) == 3

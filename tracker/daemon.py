@@ -124,6 +124,7 @@ class Daemon:
     def start(self) -> None:
         """Bind, open the database (retrying), start the timers. Raises TrackerError, or
         StopRequested when a stop is requested while the database is awaited."""
+        lease.GATE.reopen()  # closed by an earlier daemon's stop in this process
         self.bind()
         try:
             self._start()
@@ -372,6 +373,10 @@ class Daemon:
     def _release(self) -> None:
         if self.db is None:
             return
+        # A claim that commits after the release would outlive the process (its rows
+        # would wait for their lease to run out): no new claims, and the ones in
+        # progress (short transactions) end first.
+        lease.GATE.close(timeout=5.0)
         try:
             released = sum(lease.release(self.db, t, self.owner) for t in self.cfg.leases())
             replica.forget(self.db, self.owner)

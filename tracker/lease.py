@@ -15,11 +15,16 @@ Contract:
   returns False otherwise (the lease expired and someone else took the row; the caller's
   result must then be dropped, which is the documented duplicate window).
 - `release` gives back every lease an owner holds (graceful shutdown).
+- `GATE.close()` stops this process from claiming anything more, after waiting for the
+  claims in progress: a daemon stopping at once (a second signal) closes it before
+  `release`, so no claim can commit after the release and outlive the process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +33,44 @@ from sqlalchemy.engine import Connection, Row
 
 from tracker.db import Database
 from tracker.timeutil import utcnow
+
+
+class Gate:
+    """The claims in progress in this process, and a way to stop new ones."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._active = 0
+        self._closed = False
+
+    @contextmanager
+    def enter(self) -> Iterator[bool]:
+        """Yields False once the gate is closed (the caller claims nothing)."""
+        with self._cond:
+            if self._closed:
+                yield False
+                return
+            self._active += 1
+        try:
+            yield True
+        finally:
+            with self._cond:
+                self._active -= 1
+                self._cond.notify_all()
+
+    def close(self, timeout: float) -> bool:
+        """No new claims; wait up to `timeout` s for those in progress. True if none is
+        left."""
+        with self._cond:
+            self._closed = True
+            return self._cond.wait_for(lambda: self._active == 0, timeout)
+
+    def reopen(self) -> None:
+        with self._cond:
+            self._closed = False
+
+
+GATE = Gate()
 
 
 def claim(
@@ -60,8 +103,11 @@ def claim(
         .values(lease_owner=owner, lease_until=now + lease_for)
         .returning(*table.c)
     )
-    with db.write() as conn:
-        return list(conn.execute(stmt))
+    with GATE.enter() as open_:
+        if not open_:
+            return []
+        with db.write() as conn:
+            return list(conn.execute(stmt))
 
 
 def complete(conn: Connection, table: sa.Table, row_id: int, owner: str, **values: Any) -> bool:
