@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from tests.support.alerting import Clock, dispatcher, make_settings, record, sqlite_copy
 from tracker import subscriptions
-from tracker.alert_tables import OUTBOX, SUBSCRIBER
+from tracker.alert_tables import DIGEST_ITEM, OUTBOX, SUBSCRIBER
 from tracker.db import Database
 from tracker.errors import PlaceNotFound, UsageError
 
@@ -79,6 +79,32 @@ def test_patterns_and_children(empty_db: Database) -> None:
     record(empty_db, sd, "banned", start="2025-01-01")  # a city inside a state: included
     assert [r.recipient for r in _outbox(empty_db)] == ["p@example.org"]
     assert _outbox(empty_db)[0].event_id is not None
+
+
+def test_switching_to_immediate_sends_what_waited_for_the_digest(empty_db: Database) -> None:
+    with empty_db.write() as conn:
+        sid = subscriptions.subscribe(
+            conn, "d@example.org", places=["US-RI"], cadence="daily", confirmed=True
+        ).subscriber_id
+    record(empty_db, "US-RI", "banned", start="2020-01-01")
+    record(empty_db, "US-RI", "legal", start="2021-01-01")
+    assert _outbox(empty_db) == []  # daily: the two events wait for the digest
+    with empty_db.write() as conn:
+        subscriptions.subscribe(
+            conn, "d@example.org", places=["US-RI"], cadence="immediate", confirmed=True
+        )
+        waiting = conn.execute(
+            sa.select(DIGEST_ITEM).where(DIGEST_ITEM.c.subscriber_id == sid)
+        ).all()
+    alerts = _outbox(empty_db)
+    assert len(alerts) == 2 and {a.recipient for a in alerts} == {"d@example.org"}
+    assert {a.key for a in alerts} == {f"event:{a.event_id}:email:{sid}" for a in alerts}
+    assert sorted(i.digest_key for i in waiting) == sorted(a.key for a in alerts)
+    with empty_db.write() as conn:  # saying it again sends nothing twice
+        subscriptions.subscribe(
+            conn, "d@example.org", places=["US-RI"], cadence="immediate", confirmed=True
+        )
+    assert len(_outbox(empty_db)) == 2
 
 
 def _outbox(db: Database) -> list[Any]:

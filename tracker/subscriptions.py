@@ -25,7 +25,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from tracker import outbox
-from tracker.alert_tables import ANYWHERE, SUBSCRIBER, SUBSCRIBER_PLACE, SUPPRESSION
+from tracker.alert_tables import (
+    ANYWHERE,
+    DIGEST_ITEM,
+    SUBSCRIBER,
+    SUBSCRIBER_PLACE,
+    SUPPRESSION,
+)
 from tracker.db import dialect_insert
 from tracker.errors import UsageError
 from tracker.filters import check_choices, resolve_places
@@ -203,6 +209,9 @@ def subscribe(
         )
     elif status == "active":
         _reschedule(conn, sid, now)
+    if status == "active" and cadence == "immediate" and not created:
+        sub = conn.execute(sa.select(SUBSCRIBER).where(SUBSCRIBER.c.id == sid)).one()
+        _items_to_alerts(conn, sub, now)
     return Subscribed(int(sid), created, status, key)
 
 
@@ -266,6 +275,38 @@ def _reschedule(conn: Connection, subscriber_id: int, now: datetime) -> None:
     conn.execute(
         SUBSCRIBER.update().where(SUBSCRIBER.c.id == subscriber_id).values(next_digest_at=slot)
     )
+
+
+def _items_to_alerts(conn: Connection, sub: Row[Any], now: datetime) -> None:
+    """A digest subscriber who switches to immediate alerts: the events waiting for the
+    next digest (which will not come) are sent now, one alert each, with the keys the
+    fan-out would have used; the items are marked as delivered by those alerts."""
+    waiting = DIGEST_ITEM.c.subscriber_id == sub.id, DIGEST_ITEM.c.digest_key.is_(None)
+    ids = list(conn.execute(sa.select(DIGEST_ITEM.c.event_id).where(*waiting)).scalars())
+    if not ids:
+        return
+    keys = {e: f"event:{e}:email:{sub.id}" for e in ids}
+    outbox.enqueue_many(
+        conn,
+        [
+            outbox.row(
+                keys[e],
+                now=now,
+                channel="email",
+                purpose="alert",
+                recipient=sub.email,
+                subscriber_id=sub.id,
+                event_id=e,
+            )
+            for e in ids
+        ],
+    )
+    for e in ids:
+        conn.execute(
+            DIGEST_ITEM.update()
+            .where(DIGEST_ITEM.c.event_id == e, *waiting)
+            .values(digest_key=keys[e])
+        )
 
 
 def unsubscribe(
