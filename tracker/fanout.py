@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 from tracker.alert_tables import ANYWHERE, DIGEST_ITEM, SUBSCRIBER, SUBSCRIBER_PLACE, WEBHOOK
 from tracker.db import dialect_insert
 from tracker.filters import EventFilter, place_chain
-from tracker.outbox import enqueue_many, row
+from tracker.outbox import email_alert, enqueue_many, row
 from tracker.timeutil import utcnow
 
 # The JSON lists as text (decoded below through a cache: most subscribers share the same
@@ -78,17 +78,7 @@ def fan_out(conn: Connection, event_id: int, event: dict[str, Any]) -> int:
         ):
             continue
         if sub.cadence == "immediate":
-            rows.append(
-                row(
-                    f"event:{event_id}:email:{sub.id}",
-                    now=now,
-                    channel="email",
-                    purpose="alert",
-                    recipient=sub.email,
-                    subscriber_id=sub.id,
-                    event_id=event_id,
-                )
-            )
+            rows.append(email_alert(event_id, sub.id, sub.email, now))
         else:
             items.append({"subscriber_id": sub.id, "event_id": event_id, "digest_key": None})
     for ep in endpoints:

@@ -154,6 +154,19 @@ def row(
     return out
 
 
+def email_alert(event_id: int, subscriber_id: int, email: str, now: datetime) -> dict[str, Any]:
+    """The row of one event's alert to one subscriber: `event:<id>:email:<subscriber>`."""
+    return row(
+        f"event:{event_id}:email:{subscriber_id}",
+        now=now,
+        channel="email",
+        purpose="alert",
+        recipient=email,
+        subscriber_id=subscriber_id,
+        event_id=event_id,
+    )
+
+
 def enqueue_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert rows (built with `row`), skipping keys that exist."""
     if rows:

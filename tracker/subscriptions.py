@@ -285,22 +285,9 @@ def _items_to_alerts(conn: Connection, sub: Row[Any], now: datetime) -> None:
     ids = list(conn.execute(sa.select(DIGEST_ITEM.c.event_id).where(*waiting)).scalars())
     if not ids:
         return
-    keys = {e: f"event:{e}:email:{sub.id}" for e in ids}
-    outbox.enqueue_many(
-        conn,
-        [
-            outbox.row(
-                keys[e],
-                now=now,
-                channel="email",
-                purpose="alert",
-                recipient=sub.email,
-                subscriber_id=sub.id,
-                event_id=e,
-            )
-            for e in ids
-        ],
-    )
+    rows = {e: outbox.email_alert(e, sub.id, sub.email, now) for e in ids}
+    outbox.enqueue_many(conn, list(rows.values()))
+    keys = {e: r["key"] for e, r in rows.items()}
     for e in ids:
         conn.execute(
             DIGEST_ITEM.update()
