@@ -169,7 +169,14 @@ def test_three_replicas_one_killed(pg_url: str, tmp_path: Path) -> None:
             h, i = key[2:].split("-")
             site.version[f"/code/{h}/{int(i)}"] += 1
         _wait("the first change", lambda: bool(_changes(db)), 30)
-        _wait("b to hold leases", lambda: bool(_held_by(db, b.owner)["source"]), 30)
+        # Freeze b (SIGSTOP) the moment it holds source leases, so that it still holds
+        # them when it is killed: b may finish its batch between a look and a kill.
+        for _ in range(100):
+            _wait("b to hold leases", lambda: bool(_held_by(db, b.owner)["source"]), 30)
+            b.send(signal.SIGSTOP)
+            if _held_by(db, b.owner)["source"]:
+                break
+            b.send(signal.SIGCONT)
         b.kill()
         killed_at = time.time()
         held = _held_by(db, b.owner)  # frozen: b is dead
