@@ -210,8 +210,7 @@ def subscribe(
     elif status == "active":
         _reschedule(conn, sid, now)
     if status == "active" and cadence == "immediate" and not created:
-        sub = conn.execute(sa.select(SUBSCRIBER).where(SUBSCRIBER.c.id == sid)).one()
-        _items_to_alerts(conn, sub, now)
+        _items_to_alerts(conn, int(sid), email, now)
     return Subscribed(int(sid), created, status, key)
 
 
@@ -277,23 +276,23 @@ def _reschedule(conn: Connection, subscriber_id: int, now: datetime) -> None:
     )
 
 
-def _items_to_alerts(conn: Connection, sub: Row[Any], now: datetime) -> None:
+def _items_to_alerts(conn: Connection, sid: int, email: str, now: datetime) -> None:
     """A digest subscriber who switches to immediate alerts: the events waiting for the
     next digest (which will not come) are sent now, one alert each, with the keys the
     fan-out would have used; the items are marked as delivered by those alerts."""
-    waiting = DIGEST_ITEM.c.subscriber_id == sub.id, DIGEST_ITEM.c.digest_key.is_(None)
-    ids = list(conn.execute(sa.select(DIGEST_ITEM.c.event_id).where(*waiting)).scalars())
-    if not ids:
+    waiting = sa.select(DIGEST_ITEM.c.event_id).where(
+        DIGEST_ITEM.c.subscriber_id == sid, DIGEST_ITEM.c.digest_key.is_(None)
+    )
+    rows = [outbox.email_alert(e, sid, email, now) for e in conn.execute(waiting).scalars()]
+    if not rows:
         return
-    rows = {e: outbox.email_alert(e, sub.id, sub.email, now) for e in ids}
-    outbox.enqueue_many(conn, list(rows.values()))
-    keys = {e: r["key"] for e, r in rows.items()}
-    for e in ids:
-        conn.execute(
-            DIGEST_ITEM.update()
-            .where(DIGEST_ITEM.c.event_id == e, *waiting)
-            .values(digest_key=keys[e])
-        )
+    outbox.enqueue_many(conn, rows)
+    conn.execute(
+        DIGEST_ITEM.update()
+        .where(DIGEST_ITEM.c.subscriber_id == sid, DIGEST_ITEM.c.event_id == sa.bindparam("e"))
+        .values(digest_key=sa.bindparam("k")),
+        [{"e": r["event_id"], "k": r["key"]} for r in rows],
+    )
 
 
 def unsubscribe(
