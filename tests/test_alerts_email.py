@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from tests.support.alerting import Clock, dispatcher, make_settings, record, sqlite_copy, subscribe
 from tests.support.mail import MailServer, silent_port
-from tracker import digest, events
+from tracker import digest, events, messages
 from tracker.alert_tables import OUTBOX, SUBSCRIBER, SUPPRESSION
 from tracker.db import Database
 from tracker.errors import ConfigError
@@ -106,6 +106,43 @@ def test_daily_digest_at_the_local_hour(empty_db: Database, tmp_path: Path) -> N
         ).scalar_one()
     assert nxt.astimezone(ZoneInfo("Europe/Paris")).hour == 8
     assert (nxt - slot).total_seconds() in (23 * 3600, 24 * 3600, 25 * 3600)
+
+
+def test_a_long_digest_names_every_change_and_shows_the_first_in_full(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    clock = Clock()
+    sid = subscribe(sqlite_db, "long@example.org", places=["US-RI"], cadence="daily", now=clock())
+    n = messages.DIGEST_FULL + 7
+    with sqlite_db.write() as conn:
+        for i in range(n):
+            events.emit(
+                conn,
+                "page_changed",
+                importance="major",
+                title=f"Rhode Island: page {i:03d} changed",
+                place_code="US-RI",
+                payload={"source_url": f"https://x.example/{i}", "diff_excerpt": f"+ line {i}"},
+            )
+    with sqlite_db.read() as conn:
+        clock.now = conn.execute(
+            sa.select(SUBSCRIBER.c.next_digest_at).where(SUBSCRIBER.c.id == sid)
+        ).scalar_one()
+    assert digest.enqueue_due(sqlite_db, now=clock()) == 1
+    settings = make_settings(smtp_host="")  # .eml files
+    assert dispatcher(sqlite_db, settings, clock).run().sent == 1
+    (eml,) = (Path(settings.data_path) / "mail").glob("*.eml")
+    msg = message_from_bytes(eml.read_bytes(), policy=default)
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    assert f"the other {n - messages.DIGEST_FULL}, one line each" in text
+    for i in range(n):  # every change is named, in both parts
+        assert f"page {i:03d} changed" in text and f"page {i:03d} changed" in html
+    # In full (with their diff) only the first DIGEST_FULL; the rest are one line each.
+    assert text.count("+ line ") == messages.DIGEST_FULL
+    assert html.count("<pre") == messages.DIGEST_FULL
+    assert text.count("\n- Official page changed: ") == n - messages.DIGEST_FULL
+    assert "<https://x.example/106>" in text and 'href="https://x.example/106"' in html
 
 
 def test_mail_server_down_then_back_delivers_each_message_once(

@@ -42,6 +42,9 @@ from tracker.timeutil import utcnow
 from tracker.views import event_view, group_by_place
 
 SENDER_NAME = "Kratom tracker"
+# A digest shows this many changes in full, and the rest one line each (label, title,
+# first link): every change is named, and a digest of thousands stays a few hundred kB.
+DIGEST_FULL = 100
 _UNFOLDED = compat32.clone(max_line_length=0)
 _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP  # readable bodies in .eml files and logs, unlike base64
@@ -226,6 +229,7 @@ def build(conn: Connection, out: Row[Any], ctx: Context) -> Mail | Hook | Skip:
     data = {
         "groups": groups,
         "count": len(views),
+        "full": DIGEST_FULL,
         "period_start": out.payload.get("period_start"),
         "period_end": out.payload.get("period_end"),
         "unsubscribe": unsubscribe,
