@@ -109,10 +109,11 @@ def test_daily_digest_at_the_local_hour(empty_db: Database, tmp_path: Path) -> N
 
 
 def test_a_long_digest_names_every_change_and_shows_the_first_in_full(
-    sqlite_db: Database, tmp_path: Path
+    sqlite_db: Database,
 ) -> None:
     clock = Clock()
-    sid = subscribe(sqlite_db, "long@example.org", places=["US-RI"], cadence="daily", now=clock())
+    places = ["US-AL", "US-RI"]  # two groups: the cut falls inside the second
+    sid = subscribe(sqlite_db, "long@example.org", places=places, cadence="daily", now=clock())
     n = messages.DIGEST_FULL + 7
     with sqlite_db.write() as conn:
         for i in range(n):
@@ -120,8 +121,8 @@ def test_a_long_digest_names_every_change_and_shows_the_first_in_full(
                 conn,
                 "page_changed",
                 importance="major",
-                title=f"Rhode Island: page {i:03d} changed",
-                place_code="US-RI",
+                title=f"{places[i % 2]}: page {i:03d} changed",
+                place_code=places[i % 2],
                 payload={"source_url": f"https://x.example/{i}", "diff_excerpt": f"+ line {i}"},
             )
     with sqlite_db.read() as conn:
@@ -142,7 +143,12 @@ def test_a_long_digest_names_every_change_and_shows_the_first_in_full(
     assert text.count("+ line ") == messages.DIGEST_FULL
     assert html.count("<pre") == messages.DIGEST_FULL
     assert text.count("\n- Official page changed: ") == n - messages.DIGEST_FULL
-    assert "<https://x.example/106>" in text and 'href="https://x.example/106"' in html
+    # US-AL (54 changes) comes first and is whole; the last 7 of US-RI are brief.
+    assert text.index("== US-RI") < text.index("\n- Official page changed: ")
+    assert text.index("page 092 changed") < text.index("== US-RI")  # US-AL, in full
+    assert "<https://x.example/105>" in text and 'href="https://x.example/105"' in html
+    assert "\n- Official page changed: US-RI: page 093 changed" in text
+    assert "\n- Official page changed: US-RI: page 091 changed" not in text
 
 
 def test_mail_server_down_then_back_delivers_each_message_once(

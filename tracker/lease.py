@@ -47,10 +47,12 @@ class Gate:
     def enter(self) -> Iterator[bool]:
         """Yields False once the gate is closed (the caller claims nothing)."""
         with self._cond:
-            if self._closed:
-                yield False
-                return
-            self._active += 1
+            open_ = not self._closed
+            if open_:
+                self._active += 1
+        if not open_:
+            yield False
+            return
         try:
             yield True
         finally:

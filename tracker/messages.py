@@ -224,6 +224,11 @@ def build(conn: Connection, out: Row[Any], ctx: Context) -> Mail | Hook | Skip:
         return _mail(out, ctx, "alert", view["title"], data, sub, unsubscribe)
     views = [ctx.view(conn, i) for i in out.payload["event_ids"]]
     groups = group_by_place(views)
+    shown = 0
+    for g in groups:  # in full while fewer than DIGEST_FULL are shown; the rest brief
+        k = max(0, min(len(g["events"]), DIGEST_FULL - shown))
+        g["full"], g["brief"] = g["events"][:k], g["events"][k:]
+        shown += len(g["events"])
     label = "Weekly" if sub.cadence == "weekly" else "Daily"
     subject = f"{label} kratom status digest: {len(views)} change(s) in {len(groups)} place(s)"
     data = {
