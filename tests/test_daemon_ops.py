@@ -142,14 +142,20 @@ def test_http_endpoint(data_dir: Path, tmp_path: Path) -> None:
             health = d.json("/healthz")
             assert health["status"] == "ok" and health["owner"] == d.owner
 
-            status, body, headers = d.get("/metrics")
-            assert status == 200 and headers["Content-Type"].startswith("text/plain")
-            samples = {
-                (s.name, tuple(sorted(s.labels.items()))): s.value
-                for family in text_string_to_metric_families(body.decode())
-                for s in family.samples
-            }
-            assert samples[("tracker_checks_total", (("outcome", "baseline"),))] >= 1
+            def metrics() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+                status, body, headers = d.get("/metrics")
+                assert status == 200 and headers["Content-Type"].startswith("text/plain")
+                return {
+                    (s.name, tuple(sorted(s.labels.items()))): s.value
+                    for family in text_string_to_metric_families(body.decode())
+                    for s in family.samples
+                }
+
+            # The check is counted just after its row is committed: wait for the count.
+            baseline = ("tracker_checks_total", (("outcome", "baseline"),))
+            _wait("the check counted", lambda: metrics().get(baseline, 0) >= 1)
+            samples = metrics()
+            assert samples[baseline] >= 1
             assert samples[("tracker_database_up", ())] == 1
             assert ("tracker_queue_depth", (("queue", "outbox_pending"),)) in samples
             assert ("tracker_lag_seconds", (("queue", "checks"),)) in samples
