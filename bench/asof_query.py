@@ -27,12 +27,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from tracker import places
-from tracker.db import Database, make_engine, migrate
-from tracker.effective import effective
-from tracker.history import rows_at
-from tracker.models import STATUS
+from tracker.law import places
+from tracker.law.effective import effective
+from tracker.law.history import rows_at
 from tracker.paths import jurisdictions_dir
+from tracker.storage.engine import Database, make_engine, migrate
+from tracker.storage.tables_core import STATUS
 
 BASE = datetime(2020, 1, 1, tzinfo=UTC)
 STATUSES = ["banned", "restricted", "regulated", "legal"]

@@ -43,13 +43,13 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from tracker import policy  # noqa: E402
-from tracker.bootstrap import ensure_ready  # noqa: E402
-from tracker.db import Database, make_engine  # noqa: E402
+from tracker.law.bootstrap import ensure_ready  # noqa: E402
 from tracker.paths import jurisdictions_dir  # noqa: E402
-from tracker.sources import sync  # noqa: E402
+from tracker.storage.engine import Database, make_engine  # noqa: E402
+from tracker.storage.tables_watch import PAGE_CHECK, SOURCE  # noqa: E402
 from tracker.timeutil import utcnow  # noqa: E402
-from tracker.watchdb import PAGE_CHECK, SOURCE  # noqa: E402
+from tracker.watch import policy  # noqa: E402
+from tracker.watch.sources import sync  # noqa: E402
 
 ADMIN = os.environ.get("TRACKER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

@@ -34,16 +34,16 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tracker import digest
-from tracker.alert_tables import SUBSCRIBER, SUBSCRIBER_PLACE
-from tracker.db import Database, make_engine, migrate
-from tracker.dispatch import Dispatcher
-from tracker.filters import DEFAULT_KINDS
-from tracker.models import PLACE
+from tracker.alerts import digest
+from tracker.alerts.dispatch import Dispatcher
+from tracker.alerts.filters import DEFAULT_KINDS
+from tracker.alerts.subscriptions import place_rows
+from tracker.law.places import sync_places
 from tracker.paths import jurisdictions_dir
-from tracker.places import sync_places
 from tracker.settings import load_settings
-from tracker.subscriptions import place_rows
+from tracker.storage.engine import Database, make_engine, migrate
+from tracker.storage.tables_alerts import SUBSCRIBER, SUBSCRIBER_PLACE
+from tracker.storage.tables_core import PLACE
 
 TARGET_SECONDS = 60.0
 _MSGID = re.compile(rb"^Message-ID: (<[^>]+>)", re.M | re.I)

@@ -8,8 +8,8 @@ pool size):
 - `bare`: a bare `requests.Session` fetch loop (one session per thread, plain GET of
   every page, body read, nothing else): the limit;
 - `bare-cond`: the same loop with conditional GET (ETag), for reference;
-- `tracker`: `tracker.cycle.run_cycle`, the function behind `tracker check`, after the
-  same process set-up (`tracker.runtime.tune_for_checks`): robots.txt, per-host
+- `tracker`: `tracker.watch.cycle.run_cycle`, the function behind `tracker check`, after the
+  same process set-up (`tracker.service.runtime.tune_for_checks`): robots.txt, per-host
   politeness with `host_delay = 0`, extraction of `main`, normalization, SQLite storage,
   diffs and `page_changed` events;
 - `urlwatch`: urlwatch 2.29 from the package index, in a scratch venv under
@@ -208,11 +208,11 @@ def tracker_env(args: argparse.Namespace) -> dict[str, str]:
 def drive_tracker(args: argparse.Namespace) -> dict[str, object]:
     os.environ.update(tracker_env(args))
     sys.path.insert(0, str(ROOT))
-    from tracker.bootstrap import open_database
-    from tracker.cycle import run_cycle
-    from tracker.runtime import tune_for_checks
+    from tracker.law.bootstrap import open_database
+    from tracker.service.runtime import tune_for_checks
     from tracker.settings import load_settings
-    from tracker.watcher import Watcher
+    from tracker.watch.cycle import run_cycle
+    from tracker.watch.watcher import Watcher
 
     # What `tracker check` does before its cycle (tracker/cli/watch.py).
     settings = load_settings()
@@ -248,7 +248,7 @@ def prepare_tracker(args: argparse.Namespace) -> None:
     # a one-off of the first `tracker` command ever, not part of watching.
     os.environ.update(tracker_env(args))
     sys.path.insert(0, str(ROOT))
-    from tracker.bootstrap import open_database
+    from tracker.law.bootstrap import open_database
     from tracker.settings import load_settings
 
     open_database(load_settings()).dispose()

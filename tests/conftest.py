@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tracker.bootstrap import ensure_ready
-from tracker.db import Database, make_engine, migrate
+from tracker.law.bootstrap import ensure_ready
+from tracker.law.places import sync_places
 from tracker.paths import jurisdictions_dir
-from tracker.places import sync_places
+from tracker.storage.engine import Database, make_engine, migrate
 
 PG_ADMIN_URL = os.environ.get(
     "TRACKER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -140,6 +140,15 @@ def pg_url(templates: Templates) -> Iterator[str]:
 
 
 @pytest.fixture
+def loaded_sqlite_dir(tmp_path: Path, templates: Templates) -> Path:
+    """A data folder whose SQLite database is migrated and loaded (as after a first start)."""
+    folder = tmp_path / "loaded-data"
+    folder.mkdir()
+    shutil.copy(templates.sqlite_loaded, folder / "tracker.db")
+    return folder
+
+
+@pytest.fixture
 def loaded_db(loaded_url: str) -> Iterator[Database]:
     db = Database(make_engine(loaded_url))
     yield db
@@ -161,8 +170,8 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
             monkeypatch.delenv(key)
     monkeypatch.setenv("TRACKER_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    from tracker import policy
     from tracker.cli import context
+    from tracker.watch import policy
 
     context.settings.cache_clear()
     context.database.cache_clear()

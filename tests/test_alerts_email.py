@@ -18,11 +18,11 @@ import sqlalchemy as sa
 
 from tests.support.alerting import Clock, dispatcher, make_settings, record, sqlite_copy, subscribe
 from tests.support.mail import MailServer, silent_port
-from tracker import digest, events, messages
-from tracker.alert_tables import OUTBOX, SUBSCRIBER, SUPPRESSION
-from tracker.db import Database
+from tracker.alerts import digest, events, messages
+from tracker.alerts.notifiers.email import EmailNotifier
 from tracker.errors import ConfigError
-from tracker.notifiers.email import EmailNotifier
+from tracker.storage.engine import Database
+from tracker.storage.tables_alerts import OUTBOX, SUBSCRIBER, SUPPRESSION
 
 AUTH = ("alerts", "correct horse")
 

@@ -11,10 +11,10 @@ from alembic import command
 from alembic.config import Config
 
 from tests.support.alerting import subscribe
-from tracker import events, subscriptions
-from tracker.alert_tables import DIGEST_ITEM, OUTBOX, SUBSCRIBER, SUBSCRIBER_PLACE
-from tracker.db import MIGRATIONS, Database, make_engine
-from tracker.filters import EventFilter, place_chain
+from tracker.alerts import events, subscriptions
+from tracker.alerts.filters import EventFilter, place_chain
+from tracker.storage.engine import MIGRATIONS, Database, make_engine
+from tracker.storage.tables_alerts import DIGEST_ITEM, OUTBOX, SUBSCRIBER, SUBSCRIBER_PLACE
 
 SAN_DIEGO = "ocd-division/country:us/state:ca/place:san_diego"
 
@@ -65,7 +65,7 @@ def test_fan_out_reaches_exactly_whom_the_filters_want(empty_db: Database) -> No
     gone = subscribe(db, "gone@example.org", places=["US-RI"])
     with db.write() as conn:
         # A subscription whose places change: its old places must no longer reach it.
-        subscriptions.subscribe(conn, "moved@example.org", places=["US-RI", "TH"])
+        subscriptions.subscribe(conn, "moved@example.org", places=["TH", "US-RI"])
         subscriptions.subscribe(conn, "moved@example.org", places=["US-CA"])
         subscriptions.unsubscribe(conn, "gone@example.org")
     reached = []

@@ -16,11 +16,12 @@ import sqlalchemy as sa
 
 from tests.support.alerting import Clock, dispatcher, make_settings, record, subscribe
 from tests.support.mail import MailServer
-from tracker import subscriptions, tokens, web
-from tracker.alert_tables import SUBSCRIBER, SUPPRESSION
-from tracker.db import Database
-from tracker.links import make_app
+from tracker.alerts import subscriptions, tokens
+from tracker.storage.engine import Database
+from tracker.storage.tables_alerts import SUBSCRIBER, SUPPRESSION
 from tracker.timeutil import utcnow
+from tracker.web import app as web
+from tracker.web.links import make_app
 
 
 @pytest.fixture

@@ -28,11 +28,12 @@ from tests.support.alerting import (
     subscribe,
 )
 from tests.support.mail import MailServer
-from tracker import events, outbox, reminders, subscriptions
-from tracker.alert_tables import DIGEST_ITEM, OUTBOX
-from tracker.db import Database
-from tracker.models import EVENT
-from tracker.outbox import Backoff
+from tracker.alerts import events, outbox, subscriptions
+from tracker.alerts.outbox import Backoff
+from tracker.law import reminders
+from tracker.storage.engine import Database
+from tracker.storage.tables_alerts import DIGEST_ITEM, OUTBOX
+from tracker.storage.tables_core import EVENT
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -123,8 +124,8 @@ def test_dead_after_the_last_attempt_then_retried(
 
 _KILLABLE = """
 import sys
-from tracker.db import Database, make_engine
-from tracker.dispatch import Dispatcher
+from tracker.storage.engine import Database, make_engine
+from tracker.alerts.dispatch import Dispatcher
 from tracker.settings import load_settings
 db = Database(make_engine(sys.argv[1]))
 Dispatcher(db, load_settings(), batch=10).run()

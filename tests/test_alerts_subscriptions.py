@@ -16,10 +16,11 @@ import pytest
 import sqlalchemy as sa
 
 from tests.support.alerting import Clock, dispatcher, make_settings, record, sqlite_copy
-from tracker import subscriptions
-from tracker.alert_tables import DIGEST_ITEM, OUTBOX, SUBSCRIBER
-from tracker.db import Database
+from tracker.alerts import subscriptions
 from tracker.errors import PlaceNotFound, UsageError
+from tracker.law.places import resolve_specs
+from tracker.storage.engine import Database
+from tracker.storage.tables_alerts import DIGEST_ITEM, OUTBOX, SUBSCRIBER
 
 
 @pytest.fixture
@@ -55,10 +56,12 @@ def test_bad_subscription_input(sqlite_db: Database) -> None:
         with pytest.raises(UsageError, match="line break"):
             subscriptions.subscribe(conn, "a@example.org", places=[], name="Eve\nBcc: x@y.org")
         with pytest.raises(PlaceNotFound) as unknown:
-            subscriptions.subscribe(conn, "a@example.org", places=["Rhode Iland"])
+            resolve_specs(conn, ["Rhode Iland"])
         assert "Rhode Island" in unknown.value.hint
         with pytest.raises(UsageError, match="matches no place"):
-            subscriptions.subscribe(conn, "a@example.org", places=["XX-*"])
+            resolve_specs(conn, ["XX-*"])
+        with pytest.raises(UsageError, match="unknown place code"):
+            subscriptions.subscribe(conn, "a@example.org", places=["Rhode Island"])
         with pytest.raises(UsageError, match="unknown time zone"):
             subscriptions.subscribe(conn, "a@example.org", places=[], tz="Mars/Olympus")
         with pytest.raises(UsageError, match="not a event kind"):
@@ -68,8 +71,9 @@ def test_bad_subscription_input(sqlite_db: Database) -> None:
 
 def test_patterns_and_children(empty_db: Database) -> None:
     with empty_db.write() as conn:
+        specs, codes = resolve_specs(conn, ["US-*"])
         sid = subscriptions.subscribe(
-            conn, "p@example.org", places=["US-*"], confirmed=True
+            conn, "p@example.org", places=codes, place_specs=specs, confirmed=True
         ).subscriber_id
         row = conn.execute(sa.select(SUBSCRIBER).where(SUBSCRIBER.c.id == sid)).one()
     assert row.place_specs == ["US-*"] and "US-RI" in row.place_codes

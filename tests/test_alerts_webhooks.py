@@ -15,10 +15,10 @@ import sqlalchemy as sa
 
 from tests.support.alerting import Clock, dispatcher, make_settings, record, sqlite_copy
 from tests.support.receivers import Reply, WebhookReceiver
-from tracker import webhooks
-from tracker.alert_tables import OUTBOX, WEBHOOK
-from tracker.db import Database
+from tracker.alerts import webhooks
 from tracker.errors import UsageError
+from tracker.storage.engine import Database
+from tracker.storage.tables_alerts import OUTBOX, WEBHOOK
 
 
 @pytest.fixture

@@ -289,8 +289,8 @@ def test_two_record_commands_at_once(loaded_url: str, tmp_path: Path) -> None:
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
         assert json.loads(out)["recorded"] is True
-    from tracker.db import Database, make_engine
-    from tracker.history import current_rows
+    from tracker.law.history import current_rows
+    from tracker.storage.engine import Database, make_engine
 
     db = Database(make_engine(loaded_url))
     with db.read() as conn:

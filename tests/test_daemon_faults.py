@@ -19,9 +19,9 @@ from tests.conftest import Templates
 from tests.support.daemons import DaemonGroup, daemon_env, sqlite_data_dir, write_sources
 from tests.support.pages import PageServer
 from tests.support.tcpproxy import TcpProxy
-from tracker.daemondb import SNAPSHOT_QUARANTINE
-from tracker.db import Database, make_engine
-from tracker.watchdb import PAGE_CHANGE, PAGE_CHECK, SNAPSHOT, SOURCE
+from tracker.storage.engine import Database, make_engine
+from tracker.storage.tables_service import SNAPSHOT_QUARANTINE
+from tracker.storage.tables_watch import PAGE_CHANGE, PAGE_CHECK, SNAPSHOT, SOURCE
 
 FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
 

@@ -20,19 +20,20 @@ import sqlalchemy as sa
 from tests.conftest import Templates
 from tests.support.alerting import make_settings, record, subscribe
 from tests.support.daemons import DaemonGroup, daemon_env, sqlite_data_dir
-from tracker import jobs, lease
-from tracker.alert_tables import SUBSCRIBER
-from tracker.clockwatch import ClockWatch, clamp_schedule, extend_own_leases
-from tracker.daemon_config import DaemonConfig
-from tracker.daemondb import DAEMON_JOB
-from tracker.db import Database, make_engine
 from tracker.errors import StorageError
-from tracker.health import DbHealth
-from tracker.models import EVENT
 from tracker.paths import jurisdictions_dir
-from tracker.sources import sync
+from tracker.service import jobs
+from tracker.service.clockwatch import ClockWatch, clamp_schedule, extend_own_leases
+from tracker.service.daemon_config import DaemonConfig
+from tracker.storage import lease
+from tracker.storage.engine import Database, make_engine
+from tracker.storage.health import DbHealth
+from tracker.storage.tables_alerts import SUBSCRIBER
+from tracker.storage.tables_core import EVENT
+from tracker.storage.tables_service import DAEMON_JOB
+from tracker.storage.tables_watch import HOST, SOURCE
 from tracker.timeutil import utcnow
-from tracker.watchdb import HOST, SOURCE
+from tracker.watch.sources import sync
 
 
 def _wait(what: str, predicate: object, timeout: float = 30.0) -> None:

@@ -20,12 +20,12 @@ from tests.conftest import Templates
 from tests.support.alerting import subscribe
 from tests.support.daemons import DaemonGroup, daemon_env, sqlite_data_dir, write_sources
 from tests.support.pages import PageServer, Reply
-from tracker import tokens
-from tracker.alert_tables import OUTBOX, SUBSCRIBER
-from tracker.daemondb import DAEMON_JOB, DAEMON_REPLICA
-from tracker.db import Database, make_engine
+from tracker.alerts import tokens
+from tracker.storage.engine import Database, make_engine
+from tracker.storage.tables_alerts import OUTBOX, SUBSCRIBER
+from tracker.storage.tables_service import DAEMON_JOB, DAEMON_REPLICA
+from tracker.storage.tables_watch import HOST, PAGE_CHECK, SOURCE
 from tracker.timeutil import utcnow
-from tracker.watchdb import HOST, PAGE_CHECK, SOURCE
 
 PAGE = (
     "<html><body><main><h1>Kratom Act</h1><p>Sale to minors is banned &lt;b&gt;now&lt;/b&gt;."

@@ -31,12 +31,12 @@ from tests.support.alerting import subscribe
 from tests.support.daemons import DaemonGroup, daemon_env
 from tests.support.mail import MailServer
 from tests.support.pages import PageServer, Reply, Request
-from tracker.alert_tables import OUTBOX
-from tracker.daemondb import DAEMON_JOB
-from tracker.db import Database, make_engine
-from tracker.messages import message_id
-from tracker.models import EVENT
-from tracker.watchdb import HOST, PAGE_CHANGE, PAGE_CHECK, SOURCE
+from tracker.alerts.messages import message_id
+from tracker.storage.engine import Database, make_engine
+from tracker.storage.tables_alerts import OUTBOX
+from tracker.storage.tables_core import EVENT
+from tracker.storage.tables_service import DAEMON_JOB
+from tracker.storage.tables_watch import HOST, PAGE_CHANGE, PAGE_CHECK, SOURCE
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

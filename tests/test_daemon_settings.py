@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from tests.support.daemons import DaemonGroup, daemon_env
-from tracker import policy
-from tracker.daemon_config import apply_policy
+from tracker.service.daemon_config import apply_policy
 from tracker.settings import load_settings
-from tracker.sources import Spec, next_due, parse_every
+from tracker.watch import policy
+from tracker.watch.sources import Spec, next_due, parse_every
 
 
 @pytest.mark.parametrize(

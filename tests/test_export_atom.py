@@ -9,11 +9,11 @@ from typing import Any
 import feedparser
 import pytest
 
-from tracker.belief import Belief
-from tracker.dates import PartialDate
-from tracker.db import Database
-from tracker.events import emit
-from tracker.history import record_belief
+from tracker.alerts.events import emit
+from tracker.law.belief import Belief
+from tracker.law.dates import PartialDate
+from tracker.law.history import record_belief
+from tracker.storage.engine import Database
 
 pytestmark = pytest.mark.parametrize("loaded_url", ["sqlite"], indirect=True)
 

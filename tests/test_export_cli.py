@@ -13,12 +13,12 @@ from typing import Any, TextIO
 
 import pytest
 
-from tracker.db import Database
 from tracker.errors import UsageError
 from tracker.export import EXPORT_FILES, export, export_folder, regenerate_exports
 from tracker.export import registry as registry_mod
 from tracker.export.registry import Format, formats
 from tracker.settings import load_settings
+from tracker.storage.engine import Database
 
 pytestmark = pytest.mark.parametrize("loaded_url", ["sqlite"], indirect=True)
 

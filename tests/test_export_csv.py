@@ -13,13 +13,13 @@ import jsonschema
 import pytest
 
 from tests.test_export_json import strict
-from tracker.belief import Belief
-from tracker.dates import PartialDate
-from tracker.db import Database
 from tracker.export.fmt_csv import COLUMNS
 from tracker.export.fmt_json import schema_path
 from tracker.export.fmt_shipping import FIELDS
-from tracker.history import record_belief
+from tracker.law.belief import Belief
+from tracker.law.dates import PartialDate
+from tracker.law.history import record_belief
+from tracker.storage.engine import Database
 
 pytestmark = pytest.mark.parametrize("loaded_url", ["sqlite"], indirect=True)
 

@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 from bs4 import BeautifulSoup
 
-from tracker.belief import Belief
-from tracker.dates import PartialDate
-from tracker.db import Database
 from tracker.export import export
-from tracker.history import record_belief
+from tracker.law.belief import Belief
+from tracker.law.dates import PartialDate
+from tracker.law.history import record_belief
+from tracker.storage.engine import Database
 
 pytestmark = pytest.mark.parametrize("loaded_url", ["sqlite"], indirect=True)
 

@@ -12,13 +12,13 @@ import jsonschema
 import pytest
 
 from tests.conftest import CliResult
-from tracker import places
-from tracker.db import Database
 from tracker.errors import UsageError
 from tracker.export import export
 from tracker.export.fmt_json import SCHEMA_FILE, schema_path
 from tracker.export.snapshot import EXPORT_SCHEMA
-from tracker.watchdb import PAGE_CHANGE, SOURCE
+from tracker.law import places
+from tracker.storage.engine import Database
+from tracker.storage.tables_watch import PAGE_CHANGE, SOURCE
 
 
 @pytest.fixture

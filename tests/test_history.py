@@ -7,13 +7,13 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from tracker import places
-from tracker.belief import Belief, gaps
-from tracker.dates import PartialDate
-from tracker.db import Database, make_engine
-from tracker.effective import effective
-from tracker.history import current_rows, record_belief, retract, rows_at
-from tracker.models import EVENT, STATUS
+from tracker.law import places
+from tracker.law.belief import Belief, gaps
+from tracker.law.dates import PartialDate
+from tracker.law.effective import effective
+from tracker.law.history import current_rows, record_belief, retract, rows_at
+from tracker.storage.engine import Database, make_engine
+from tracker.storage.tables_core import EVENT, STATUS
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

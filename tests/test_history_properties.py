@@ -11,11 +11,11 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tracker.belief import Belief
-from tracker.dates import PartialDate
-from tracker.db import Database
-from tracker.history import current_rows, record_belief, rows_at
-from tracker.models import PLACE
+from tracker.law.belief import Belief
+from tracker.law.dates import PartialDate
+from tracker.law.history import current_rows, record_belief, rows_at
+from tracker.storage.engine import Database
+from tracker.storage.tables_core import PLACE
 
 BASE = date(2020, 1, 1)
 PROBES = [BASE + timedelta(days=d) for d in range(-5, 70, 3)]

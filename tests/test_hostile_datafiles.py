@@ -19,11 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.hostile import no_hang
-from tracker.datafile import load_yaml
 from tracker.errors import DataFileError
-from tracker.extract import KINDS
-from tracker.recordfile import parse_file
-from tracker.sources import load_specs
+from tracker.law.datafile import load_yaml
+from tracker.law.recordfile import parse_file
+from tracker.watch.extract import KINDS
+from tracker.watch.sources import load_specs
 
 LIMIT = 30.0
 FUZZ = settings(

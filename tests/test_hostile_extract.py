@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from tests.support.hostile import no_hang
 from tracker.errors import SourceError
-from tracker.extract import KINDS, Page, Selectors, extract
-from tracker.extract.charset import decode
+from tracker.watch.extract import KINDS, Page, Selectors, extract
+from tracker.watch.extract.charset import decode
 
 PAGES = Path(__file__).parent / "data" / "pages"
 PDF = (PAGES / "ordinance.pdf").read_bytes()

@@ -16,12 +16,12 @@ import sqlalchemy as sa
 
 from tests.support.alerting import Clock, dispatcher, make_settings, record, sqlite_copy, subscribe
 from tests.support.mail import MailServer
-from tracker import subscriptions
-from tracker.alert_tables import OUTBOX, SUBSCRIBER
-from tracker.datafile import Entry
-from tracker.db import Database
+from tracker.alerts import subscriptions
 from tracker.errors import UsageError
-from tracker.sources import validate
+from tracker.law.datafile import Entry
+from tracker.storage.engine import Database
+from tracker.storage.tables_alerts import OUTBOX, SUBSCRIBER
+from tracker.watch.sources import validate
 
 INJECT = "\r\nBcc: victim@evil.example"
 

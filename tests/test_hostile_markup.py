@@ -22,17 +22,17 @@ from tests.support.alerting import Clock, dispatcher, make_settings, subscribe
 from tests.support.hostile import live_markup
 from tests.support.mail import MailServer
 from tests.support.pages import PageServer
-from tracker import digest
-from tracker.alert_tables import SUBSCRIBER
-from tracker.belief import Belief
-from tracker.cycle import run_cycle
-from tracker.dates import PartialDate
-from tracker.db import Database
+from tracker.alerts import digest
 from tracker.export import export
-from tracker.fetch import Fetcher
-from tracker.history import record_belief
-from tracker.watchdb import PAGE_CHANGE
-from tracker.watcher import WatchConfig, Watcher
+from tracker.law.belief import Belief
+from tracker.law.dates import PartialDate
+from tracker.law.history import record_belief
+from tracker.storage.engine import Database
+from tracker.storage.tables_alerts import SUBSCRIBER
+from tracker.storage.tables_watch import PAGE_CHANGE
+from tracker.watch.cycle import run_cycle
+from tracker.watch.fetch import Fetcher
+from tracker.watch.watcher import WatchConfig, Watcher
 
 # Text of the page (escaped in its HTML, so it is text after extraction).
 HOSTILE = [

@@ -25,12 +25,12 @@ from tests.support.alerting import Clock, dispatcher, make_settings, record, sql
 from tests.support.daemons import write_sources
 from tests.support.pages import PageServer, Reply
 from tests.support.receivers import WebhookReceiver
-from tracker import webhooks
-from tracker.alert_tables import OUTBOX
-from tracker.db import Database
+from tracker.alerts import webhooks
 from tracker.errors import SourceError, UsageError
-from tracker.fetch import Fetcher
 from tracker.netguard import check_url
+from tracker.storage.engine import Database
+from tracker.storage.tables_alerts import OUTBOX
+from tracker.watch.fetch import Fetcher
 
 PAGE = "<html><body><main><p>Kratom rule.</p></main></body></html>"
 

@@ -30,9 +30,11 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tests.support.alerting import Clock, dispatcher, make_settings, sqlite_copy
 from tests.support.mail import MailServer
-from tracker import links, subscriptions, tokens, web, webhooks
-from tracker.alert_tables import SUBSCRIBER, SUPPRESSION
-from tracker.db import Database
+from tracker.alerts import subscriptions, tokens, webhooks
+from tracker.storage.engine import Database
+from tracker.storage.tables_alerts import SUBSCRIBER, SUPPRESSION
+from tracker.web import app as web
+from tracker.web import links
 
 
 @pytest.fixture

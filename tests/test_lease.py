@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from tracker.db import Database
-from tracker.dbtypes import UTCDateTime
-from tracker.lease import GATE, Gate, claim, complete, release
+from tracker.storage.engine import Database
+from tracker.storage.lease import GATE, Gate, claim, complete, release
+from tracker.storage.types import UTCDateTime
 from tracker.timeutil import utcnow
 
 META = sa.MetaData()

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tracker import places
-from tracker.bootstrap import ensure_ready
-from tracker.db import Database
-from tracker.effective import effective
 from tracker.errors import DataFileError
-from tracker.history import history_rows
-from tracker.models import EVENT, PENDING, STATUS
+from tracker.law import places
+from tracker.law.bootstrap import ensure_ready
+from tracker.law.effective import effective
+from tracker.law.history import history_rows
 from tracker.paths import jurisdictions_dir
+from tracker.storage.engine import Database
+from tracker.storage.tables_core import EVENT, PENDING, STATUS
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@ from __future__ import annotations
 import pycountry
 import pytest
 
-from tracker import places
-from tracker.db import Database
 from tracker.errors import AmbiguousPlace, PlaceNotFound
+from tracker.law import places
+from tracker.storage.engine import Database
 
 SAN_DIEGO = "ocd-division/country:us/state:ca/place:san_diego"
 US_TERRITORIES = {"AS", "GU", "MP", "PR", "UM", "VI"}

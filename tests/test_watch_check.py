@@ -16,15 +16,16 @@ import sqlalchemy as sa
 import yaml
 
 from tests.support.pages import PageServer, Reply, chunks
-from tracker import lease, snapshots
-from tracker.check import check_source
-from tracker.cycle import CycleReport, run_cycle
-from tracker.db import Database
-from tracker.fetch import Fetcher
-from tracker.models import EVENT
+from tracker.storage import lease
+from tracker.storage.engine import Database
+from tracker.storage.tables_core import EVENT
+from tracker.storage.tables_watch import PAGE_CHANGE, PAGE_CHECK, SNAPSHOT, SOURCE, SOURCE_VERSION
 from tracker.timeutil import utcnow
-from tracker.watchdb import PAGE_CHANGE, PAGE_CHECK, SNAPSHOT, SOURCE, SOURCE_VERSION
-from tracker.watcher import WatchConfig, Watcher
+from tracker.watch import snapshots
+from tracker.watch.check import check_source
+from tracker.watch.cycle import CycleReport, run_cycle
+from tracker.watch.fetch import Fetcher
+from tracker.watch.watcher import WatchConfig, Watcher
 
 PAGES = Path(__file__).resolve().parent / "data" / "pages"
 STATUTE = (PAGES / "statute.html").read_text()
@@ -319,8 +320,8 @@ def test_settings_change_rebaselines_without_an_event(env: Env) -> None:
 def test_group_writer_isolates_a_failing_caller(empty_db: Database) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from tracker.watchdb import HOST
-    from tracker.writer import GroupWriter
+    from tracker.storage.tables_watch import HOST
+    from tracker.storage.writer import GroupWriter
 
     writer = GroupWriter(empty_db, max_batch=8)
 
@@ -349,8 +350,8 @@ def test_group_writer_batches_rows_and_charges_a_failing_row_to_its_caller(
     import time
     from concurrent.futures import ThreadPoolExecutor
 
-    from tracker.watchdb import HOST
-    from tracker.writer import GroupWriter
+    from tracker.storage.tables_watch import HOST
+    from tracker.storage.writer import GroupWriter
 
     writer = GroupWriter(empty_db)
     insert = HOST.insert()
@@ -385,7 +386,7 @@ def test_process_tuning_is_applied_once() -> None:
     import gc
     import platform
 
-    from tracker import runtime
+    from tracker.service import runtime
 
     if platform.libc_ver()[0] == "glibc":
         assert runtime.limit_malloc_arenas(runtime.MALLOC_ARENAS)

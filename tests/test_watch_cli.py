@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from tests.conftest import Templates
 from tests.support.pages import PageServer
 from tracker.paths import jurisdictions_dir
-from tracker.sources import load_specs, source_files
+from tracker.watch.sources import load_specs, source_files
 
 STATUTE = (Path(__file__).resolve().parent / "data" / "pages" / "statute.html").read_text()
 

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tracker.diff import compare, keywords_in
 from tracker.errors import SourceError
-from tracker.extract import KINDS, Page, Selectors, extract
-from tracker.normalize import Rules, digest, normalize
+from tracker.watch.diff import compare, keywords_in
+from tracker.watch.extract import KINDS, Page, Selectors, extract
+from tracker.watch.normalize import Rules, digest, normalize
 
 PAGES = Path(__file__).resolve().parent / "data" / "pages"
 CASES: list[dict[str, Any]] = yaml.safe_load((PAGES / "cases.yaml").read_text())["cases"]
@@ -107,7 +107,7 @@ def test_normalize_whitespace_nfc_and_zero_width() -> None:
 def test_charset_is_decided_from_the_bytes(
     body: bytes, header: str | None, text: str, encoding: str
 ) -> None:
-    from tracker.extract.charset import decode
+    from tracker.watch.extract.charset import decode
 
     decoded, used = decode(body, header)
     assert text in decoded and not decoded.startswith("\ufeff")

@@ -11,9 +11,9 @@ import pytest
 
 from tests.support.pages import PageServer, Reply, Request, chunks
 from tracker.errors import SourceError
-from tracker.fetch import Fetcher
-from tracker.robots import Robots, fetch_robots
 from tracker.timeutil import utcnow
+from tracker.watch.fetch import Fetcher
+from tracker.watch.robots import Robots, fetch_robots
 
 UA = "kratom-tracker/0.1"
 

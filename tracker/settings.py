@@ -58,7 +58,7 @@ DECLARED: tuple[Setting, ...] = (
         "database_url",
         str,
         "",
-        "SQLAlchemy URL of the database; empty means SQLite at <data_dir>/tracker.db. "
+        "SQLAlchemy URL of the database; empty means SQLite at <data_dir>/tracker.storage.engine. "
         "PostgreSQL: postgresql+psycopg://user@host/db. A URL with a password is read "
         "only from the environment.",
     ),

@@ -1,4 +1,5 @@
-"""The shared vocabulary: statuses, substances, source tiers, instrument types, importance.
+"""The shared vocabulary: statuses, substances, source tiers, instrument types, event kinds,
+importance.
 
 Raw wording from data files and the command line is mapped here with `for ... else`, so
 anything that does not match is reported as unmatched, never guessed.
@@ -46,6 +47,17 @@ INSTRUMENT_TYPES: tuple[str, ...] = (
     "federal_notice",
     "agency_position",
     "document",
+)
+
+# What users may be told about (`tracker.alerts.events`); operators subscribe to
+# `source_failing` explicitly.
+EVENT_KINDS: tuple[str, ...] = (
+    "status_changed",
+    "effective",
+    "expiring",
+    "page_changed",
+    "pending_measure",
+    "source_failing",
 )
 
 # Ordered least to most important; subscriptions filter on a minimum.

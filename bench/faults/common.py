@@ -32,11 +32,11 @@ import sqlalchemy as sa
 from tests.support.alerting import record
 from tests.support.daemons import daemon_env
 from tests.support.pages import PageServer, Reply, Request
-from tracker import subscriptions, webhooks
-from tracker.alert_tables import OUTBOX
-from tracker.bootstrap import ensure_ready
-from tracker.db import Database, make_engine
-from tracker.messages import message_id
+from tracker.alerts import subscriptions, webhooks
+from tracker.alerts.messages import message_id
+from tracker.law.bootstrap import ensure_ready
+from tracker.storage.engine import Database, make_engine
+from tracker.storage.tables_alerts import OUTBOX
 
 MAIL_FROM = "alerts@faults.test"
 DOMAIN = MAIL_FROM.split("@")[1]

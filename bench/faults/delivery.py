@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from bench.faults.common import DrillFailed, Result, wait_for
 from bench.faults.drill import Drill
 from tests.support.receivers import Reply
-from tracker.alert_tables import OUTBOX
+from tracker.storage.tables_alerts import OUTBOX
 
 DOWN_ATTEMPTS = 3
 RETRY_AFTER = 3

@@ -47,8 +47,8 @@ from bench.faults.common import (
 from tests.support.daemons import Daemon, DaemonGroup, write_sources
 from tests.support.mail import MailServer
 from tests.support.receivers import WebhookReceiver
-from tracker.db import Database, make_engine
-from tracker.watchdb import SOURCE
+from tracker.storage.engine import Database, make_engine
+from tracker.storage.tables_watch import SOURCE
 
 
 class Drill:

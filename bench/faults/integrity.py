@@ -19,13 +19,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tracker import quarantine
-from tracker.alert_tables import OUTBOX
-from tracker.belief import bounds, overlaps
-from tracker.daemondb import SNAPSHOT_QUARANTINE
-from tracker.db import Database
-from tracker.models import EVENT, STATUS
-from tracker.watchdb import PAGE_CHANGE, PAGE_CHECK, SOURCE
+from tracker.law.belief import bounds, overlaps
+from tracker.storage.engine import Database
+from tracker.storage.tables_alerts import OUTBOX
+from tracker.storage.tables_core import EVENT, STATUS
+from tracker.storage.tables_service import SNAPSHOT_QUARANTINE
+from tracker.storage.tables_watch import PAGE_CHANGE, PAGE_CHECK, SOURCE
+from tracker.watch import quarantine
 
 StatusRows = dict[int, dict[str, Any]]
 

@@ -38,8 +38,8 @@ from bench.faults import loadsite
 from bench.faults.common import sqlite_template
 from bench.faults.loadpeople import add_population, expected_rows
 from tests.support.mail import free_port
-from tracker.alert_tables import DIGEST_ITEM, OUTBOX, SUBSCRIBER
-from tracker.db import Database, make_engine
+from tracker.storage.engine import Database, make_engine
+from tracker.storage.tables_alerts import DIGEST_ITEM, OUTBOX, SUBSCRIBER
 from tracker.timeutil import utcnow
 
 ROOT = Path(__file__).resolve().parents[2]

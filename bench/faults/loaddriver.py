@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tracker import digest, fanout
-from tracker.bootstrap import open_database
+from tracker.alerts import digest, fanout
+from tracker.law.bootstrap import open_database
 from tracker.settings import load_settings
 
 
@@ -35,8 +35,8 @@ def _watch_requests() -> list[tuple[str, float, float]]:
     """Log (host, start, end) of every request the fetcher makes. The start is taken
     before the request is sent and the end after the answer is read, so the gap between
     an end and the next start on a host is a lower bound of the gap on the wire."""
-    from tracker import fetch
-    from tracker.hosts import host_key
+    from tracker.watch import fetch
+    from tracker.watch.hosts import host_key
 
     log: list[tuple[str, float, float]] = []
     real = fetch.Fetcher.get
@@ -76,9 +76,9 @@ def politeness(log: list[tuple[str, float, float]]) -> dict[str, Any]:
 
 
 def cycle(state: Path) -> dict[str, Any]:
-    from tracker.cycle import run_cycle
-    from tracker.runtime import tune_for_checks
-    from tracker.watcher import Watcher
+    from tracker.service.runtime import tune_for_checks
+    from tracker.watch.cycle import run_cycle
+    from tracker.watch.watcher import Watcher
 
     requests = _watch_requests()
 
@@ -122,7 +122,7 @@ def digests(state: Path) -> dict[str, Any]:
 
 
 def deliver(state: Path, threads: int) -> dict[str, Any]:
-    from tracker.dispatch import Dispatcher
+    from tracker.alerts.dispatch import Dispatcher
 
     settings = load_settings()
     db = open_database(settings)

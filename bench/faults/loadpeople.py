@@ -12,8 +12,8 @@ import random
 from dataclasses import dataclass
 
 from bench.faults.loadsite import STATES
-from tracker import subscriptions
-from tracker.db import Database
+from tracker.alerts import subscriptions
+from tracker.storage.engine import Database
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import atheris
 
 with atheris.instrument_imports():
     from tracker.errors import SourceError
-    from tracker.extract import KINDS, Page, Selectors, extract
+    from tracker.watch.extract import KINDS, Page, Selectors, extract
 
 MEDIA = {
     "html": "text/html",

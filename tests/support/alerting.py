@@ -9,14 +9,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tracker import subscriptions
-from tracker.belief import Belief
-from tracker.dates import PartialDate
-from tracker.db import Database, make_engine
-from tracker.dispatch import Dispatcher
-from tracker.history import record_belief
-from tracker.outbox import Backoff
+from tracker.alerts import subscriptions
+from tracker.alerts.dispatch import Dispatcher
+from tracker.alerts.outbox import Backoff
+from tracker.law.belief import Belief
+from tracker.law.dates import PartialDate
+from tracker.law.history import record_belief
+from tracker.law.places import resolve_specs
 from tracker.settings import Settings, load_settings
+from tracker.storage.engine import Database, make_engine
 from tracker.timeutil import utcnow
 
 # Short, positive delays: with the injected clock no test ever sleeps for them.
@@ -77,10 +78,12 @@ def record(
 
 
 def subscribe(db: Database, email: str, **kw: Any) -> int:
-    kw.setdefault("places", [])
+    """Subscribe as the CLI does: place names and patterns resolved first."""
     kw.setdefault("confirmed", True)
     with db.write() as conn:
-        return subscriptions.subscribe(conn, email, **kw).subscriber_id
+        specs, codes = resolve_specs(conn, kw.pop("places", []))
+        done = subscriptions.subscribe(conn, email, places=codes, place_specs=specs, **kw)
+        return done.subscriber_id
 
 
 def sqlite_copy(tmp_path: Path, template: Path) -> Iterator[Database]:

@@ -4,6 +4,8 @@ Commands are loaded lazily (`COMMANDS` maps a name to `module:function`), so a c
 imports only what it needs and `tracker status` starts fast. Each command's docstring is
 its `--help`. Errors the user can cause print a message and what to do, and exit with the
 error's code (2 for bad input); nothing is half-written.
+
+The top layer: may import every other layer; nothing imports it.
 """
 
 from __future__ import annotations

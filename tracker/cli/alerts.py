@@ -7,11 +7,12 @@ from typing import Any
 
 import click
 
-from tracker import subscriptions
+from tracker.alerts import subscriptions
 from tracker.cli.context import database, settings
 from tracker.cli.output import SCHEMA, echo_json, json_option, table
 from tracker.errors import UsageError
-from tracker.events import KINDS
+from tracker.law.places import resolve_specs
+from tracker.vocab import EVENT_KINDS as KINDS
 from tracker.vocab import IMPORTANCE, SUBSTANCES
 
 place_option = click.option(
@@ -106,10 +107,12 @@ def subscribe(
     """
     db = database()
     with db.write() as conn:
+        specs, codes = resolve_specs(conn, places)
         done = subscriptions.subscribe(
             conn,
             email,
-            places=list(places),
+            places=codes,
+            place_specs=specs,
             substances=list(substances),
             kinds=list(kinds),
             min_importance=min_importance.lower(),
@@ -203,8 +206,8 @@ def digest() -> None:
 @click.option("--html", "as_html", is_flag=True, help="Print the HTML part instead of the text.")
 def preview(email: str, as_html: bool) -> None:
     """Show the digest EMAIL would receive now (nothing is sent or marked)."""
-    from tracker import digest as digest_mod
-    from tracker import messages, tokens
+    from tracker.alerts import digest as digest_mod
+    from tracker.alerts import messages, tokens
 
     db = database()
     cfg = settings()
@@ -225,7 +228,7 @@ def preview(email: str, as_html: bool) -> None:
 @digest.command("send-due")
 def send_due() -> None:
     """Enqueue every digest that is due now (the daemon does this on its own)."""
-    from tracker import digest as digest_mod
+    from tracker.alerts import digest as digest_mod
 
     count = digest_mod.enqueue_due(database())
     click.echo(f"{count} digest(s) enqueued; `tracker outbox send` delivers them")

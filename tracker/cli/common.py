@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from tracker.dates import parse_day, parse_instant
 from tracker.errors import UsageError
+from tracker.law.dates import parse_day, parse_instant
 from tracker.timeutil import utcnow
 from tracker.vocab import SUBSTANCES, match
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from functools import cache
 
-from tracker.db import Database
 from tracker.settings import Settings, load_settings
+from tracker.storage.engine import Database
 
 
 @cache
 def settings() -> Settings:
-    from tracker.daemon_config import apply_policy
+    from tracker.service.daemon_config import apply_policy
 
     loaded = load_settings()
     apply_policy(loaded)  # min_every and check_jitter: the same in every command
@@ -19,6 +19,6 @@ def settings() -> Settings:
 
 @cache
 def database() -> Database:
-    from tracker.bootstrap import open_database
+    from tracker.law.bootstrap import open_database
 
     return open_database(settings())

@@ -7,7 +7,6 @@ from typing import Any
 
 import click
 
-from tracker import places as places_mod
 from tracker.cli.common import (
     as_of_option,
     citation,
@@ -18,8 +17,9 @@ from tracker.cli.common import (
 )
 from tracker.cli.context import database
 from tracker.cli.output import SCHEMA, echo_json, json_option, paint, status_text, table
-from tracker.effective import Answer, effective, effective_all, pending_dict, place_dict
-from tracker.history import history_rows, record_dict
+from tracker.law import places as places_mod
+from tracker.law.effective import Answer, effective, effective_all, pending_dict, place_dict
+from tracker.law.history import history_rows, record_dict
 from tracker.vocab import PLACE_KINDS, STATUSES
 
 # ---------------------------------------------------------------- status
@@ -162,7 +162,7 @@ def history(place: str, as_json: bool) -> None:
         rows = [record_dict(r) for r in history_rows(conn, target.code)]
         import sqlalchemy as sa
 
-        from tracker.effective import PENDING
+        from tracker.law.effective import PENDING
 
         pend = [
             pending_dict(r)

@@ -16,7 +16,7 @@ from tracker.cli.context import settings
 from tracker.cli.output import SCHEMA, echo_json, json_option, paint, table
 
 if TYPE_CHECKING:
-    from tracker.daemon import Daemon
+    from tracker.service.daemon import Daemon
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +34,9 @@ def run() -> None:
     when the database stayed unreachable for db_retry_for seconds.
     """
     from tracker import __version__, logs
-    from tracker.daemon import Daemon
-    from tracker.health import StopRequested
-    from tracker.runtime import tune_for_checks
+    from tracker.service.daemon import Daemon
+    from tracker.service.runtime import tune_for_checks
+    from tracker.storage.health import StopRequested
 
     cfg = settings()
     logs.configure(cfg.log_level, cfg.log_format)
@@ -113,8 +113,8 @@ def doctor(timeout: float, keys: Sequence[str], no_sources: bool, as_json: bool)
 
     Writes nothing. Exit status 1 when any check fails (warnings do not fail).
     """
-    from tracker import doctor as dr
-    from tracker.daemon_config import apply_policy
+    from tracker.service import doctor as dr
+    from tracker.service.daemon_config import apply_policy
 
     s, found = dr.settings_findings()
     if s is not None:

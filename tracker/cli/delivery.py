@@ -50,15 +50,18 @@ def webhooks_add(
 
     Private addresses are refused (loopback only with TRACKER_ALLOW_LOOPBACK=1).
     """
-    from tracker import webhooks as hooks
+    from tracker.alerts import webhooks as hooks
+    from tracker.law.places import resolve_specs
 
     cfg = settings()
     with database().write() as conn:
+        specs, codes = resolve_specs(conn, places)
         ep = hooks.add(
             conn,
             url,
             allow_loopback=cfg.allow_loopback,
-            places=list(places),
+            places=codes,
+            place_specs=specs,
             substances=list(substances),
             kinds=list(kinds),
             min_importance=min_importance.lower(),
@@ -71,7 +74,7 @@ def webhooks_add(
 @json_option
 def webhooks_list(as_json: bool) -> None:
     """List endpoints with their filters and status (secrets are not shown)."""
-    from tracker import webhooks as hooks
+    from tracker.alerts import webhooks as hooks
 
     with database().read() as conn:
         rows = hooks.listing(conn)
@@ -101,9 +104,9 @@ def webhooks_test(endpoint_id: int) -> None:
     """Send a signed `test` message to endpoint ENDPOINT_ID now and show the answer."""
     import json
 
-    from tracker import webhooks as hooks
-    from tracker.messages import Hook
-    from tracker.notifiers.webhook import WebhookNotifier
+    from tracker.alerts import webhooks as hooks
+    from tracker.alerts.messages import Hook
+    from tracker.alerts.notifiers.webhook import WebhookNotifier
     from tracker.timeutil import utcnow
 
     with database().read() as conn:
@@ -132,7 +135,7 @@ def webhooks_test(endpoint_id: int) -> None:
 )
 def webhooks_rotate(endpoint_id: int, keep_old_hours: int) -> None:
     """Give endpoint ENDPOINT_ID a new secret; both sign until the old one expires."""
-    from tracker import webhooks as hooks
+    from tracker.alerts import webhooks as hooks
 
     with database().write() as conn:
         ep = hooks.rotate(conn, endpoint_id, keep_old=timedelta(hours=keep_old_hours))
@@ -144,7 +147,7 @@ def webhooks_rotate(endpoint_id: int, keep_old_hours: int) -> None:
 @click.argument("endpoint_id", type=int)
 def webhooks_remove(endpoint_id: int) -> None:
     """Remove endpoint ENDPOINT_ID (its undelivered messages are skipped)."""
-    from tracker import webhooks as hooks
+    from tracker.alerts import webhooks as hooks
 
     with database().write() as conn:
         hooks.remove(conn, endpoint_id)
@@ -162,7 +165,7 @@ def outbox(ctx: click.Context, dead: bool, as_json: bool) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    from tracker import outbox as box
+    from tracker.alerts import outbox as box
 
     with database().read() as conn:
         counts = box.counts(conn)
@@ -201,7 +204,7 @@ def outbox(ctx: click.Context, dead: bool, as_json: bool) -> None:
 @click.argument("row_id", type=int)
 def outbox_retry(row_id: int) -> None:
     """Make dead row ROW_ID pending again, due now, with a full set of attempts."""
-    from tracker import outbox as box
+    from tracker.alerts import outbox as box
 
     with database().write() as conn:
         row = box.retry(conn, row_id)
@@ -211,8 +214,8 @@ def outbox_retry(row_id: int) -> None:
 @outbox.command("send")
 def outbox_send() -> None:
     """Deliver every due row now (the daemon does this on its own)."""
-    from tracker.dispatch import Dispatcher
-    from tracker.outbox import configured_backoff
+    from tracker.alerts.dispatch import Dispatcher
+    from tracker.alerts.outbox import configured_backoff
 
     cfg = settings()
     backoff = configured_backoff(cfg.retry_delays)
@@ -227,8 +230,8 @@ def outbox_send() -> None:
 @click.option("--port", type=int, help="Port (default: the http_port setting).")
 def serve(host: str | None, port: int | None) -> None:
     """Serve the confirm and unsubscribe links of mail over HTTP (until Ctrl-C)."""
-    from tracker import web
-    from tracker.links import make_app
+    from tracker.web import app as web
+    from tracker.web.links import make_app
 
     cfg = settings()
     app = make_app(database(), cfg)

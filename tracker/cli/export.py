@@ -60,9 +60,9 @@ def export(
     html: a self-contained status page. A file is replaced atomically: on any error the
     previous one is left as it was.
     """
-    from tracker.dates import parse_day
     from tracker.export import export as run_export
     from tracker.export import export_folder, regenerate_exports
+    from tracker.law.dates import parse_day
 
     day = parse_day(as_of, option="--as-of") if as_of else None
     if everything:

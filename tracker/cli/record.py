@@ -6,15 +6,15 @@ from collections.abc import Sequence
 
 import click
 
-from tracker import places as places_mod
-from tracker.belief import Belief
 from tracker.cli.common import short, substance_option
 from tracker.cli.context import database
 from tracker.cli.output import SCHEMA, echo_json, json_option, status_text, table
-from tracker.dates import PartialDate
-from tracker.effective import effective, place_dict
 from tracker.errors import UsageError
-from tracker.history import record_belief
+from tracker.law import places as places_mod
+from tracker.law.belief import Belief
+from tracker.law.dates import PartialDate
+from tracker.law.effective import effective, place_dict
+from tracker.law.history import record_belief
 from tracker.timeutil import utcnow
 from tracker.vocab import INSTRUMENT_TYPES, STATUSES
 
@@ -175,7 +175,7 @@ def pending(place: str | None, as_json: bool) -> None:
 
     Pending measures are not statuses: they are shown beside them with their stage.
     """
-    from tracker.effective import pending as pending_for
+    from tracker.law.effective import pending as pending_for
 
     db = database()
     with db.read() as conn:

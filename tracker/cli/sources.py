@@ -8,10 +8,10 @@ from typing import Any
 import click
 import sqlalchemy as sa
 
-from tracker import places as places_mod
 from tracker.cli.context import database, settings
 from tracker.cli.output import SCHEMA, echo_json, json_option, paint, table
 from tracker.cli.watch_common import ts
+from tracker.law import places as places_mod
 from tracker.paths import jurisdictions_dir
 
 
@@ -37,8 +37,8 @@ def sources(ctx: click.Context, as_json: bool) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    from tracker import sources as sources_mod
-    from tracker.watchdb import SOURCE
+    from tracker.storage.tables_watch import SOURCE
+    from tracker.watch import sources as sources_mod
 
     db, s = database(), settings()
     report = sources_mod.sync(db, jurisdictions_dir(), s.data_path)
@@ -118,9 +118,9 @@ def sources_add(
     title: str | None,
 ) -> None:
     """Watch URL for PLACE; kept in your own sources file, not in the shipped data."""
-    from tracker import sources as sources_mod
     from tracker.netguard import check_url
-    from tracker.operator_sources import add_operator_source
+    from tracker.watch import sources as sources_mod
+    from tracker.watch.operator_sources import add_operator_source
 
     s = settings()
     check_url(url, allow_loopback=s.allow_loopback)
@@ -148,12 +148,12 @@ def sources_add(
 @click.argument("source")
 def sources_test(source: str) -> None:
     """Fetch, extract and normalize SOURCE, showing each stage; writes nothing."""
-    from tracker import sources as sources_mod
-    from tracker.check import observe
-    from tracker.cycle import select
     from tracker.errors import SourceError
-    from tracker.snapshots import get
-    from tracker.watcher import Watcher
+    from tracker.watch import sources as sources_mod
+    from tracker.watch.check import observe
+    from tracker.watch.cycle import select
+    from tracker.watch.snapshots import get
+    from tracker.watch.watcher import Watcher
 
     db, s = database(), settings()
     sources_mod.sync(db, jurisdictions_dir(), s.data_path)
@@ -192,7 +192,7 @@ def sources_test(source: str) -> None:
     elif old is None:
         verdict = "differs from the stored version"
     else:
-        from tracker.diff import compare
+        from tracker.watch.diff import compare
 
         d = compare(old.split("\n"), obs.lines, max_bytes=s.diff_max_bytes)
         verdict = f"differs from the stored version: +{len(d.added)} -{len(d.removed)} lines"

@@ -11,12 +11,12 @@ from typing import Any
 import click
 import sqlalchemy as sa
 
-from tracker import places as places_mod
 from tracker.cli.context import database, settings
 from tracker.cli.output import SCHEMA, echo_json, json_option, paint, table
 from tracker.cli.watch_common import OUTCOME_COLOURS, OUTCOMES, ts
-from tracker.dates import parse_day, parse_instant
 from tracker.errors import UsageError
+from tracker.law import places as places_mod
+from tracker.law.dates import parse_day, parse_instant
 from tracker.paths import jurisdictions_dir
 
 
@@ -35,9 +35,9 @@ def check(source: Sequence[str], as_json: bool) -> None:
     Shows a progress bar on a terminal and a summary at the end. Exit status 1 when any
     source failed (each failure is recorded; the other sources are still checked).
     """
-    from tracker.cycle import run_cycle
-    from tracker.runtime import tune_for_checks
-    from tracker.watcher import Watcher
+    from tracker.service.runtime import tune_for_checks
+    from tracker.watch.cycle import run_cycle
+    from tracker.watch.watcher import Watcher
 
     db, s = database(), settings()
     w = Watcher.from_settings(db, s)
@@ -103,7 +103,7 @@ def check(source: Sequence[str], as_json: bool) -> None:
 @json_option
 def changes(place: str | None, since: str | None, as_json: bool) -> None:
     """List detected page changes, newest first (for PLACE and the places under it)."""
-    from tracker.watchdb import PAGE_CHANGE, SOURCE
+    from tracker.storage.tables_watch import PAGE_CHANGE, SOURCE
 
     db = database()
     query = (
@@ -172,8 +172,8 @@ def changes(place: str | None, since: str | None, as_json: bool) -> None:
 @click.option("--new", "show", flag_value="new", help="Print the whole text after the change.")
 def diff(change: str, as_html: bool, show: str | None) -> None:
     """Show the diff of CHANGE (a number from `tracker changes`)."""
-    from tracker.snapshots import get
-    from tracker.watchdb import PAGE_CHANGE, SOURCE
+    from tracker.storage.tables_watch import PAGE_CHANGE, SOURCE
+    from tracker.watch.snapshots import get
 
     if not change.lstrip("#").isdigit():
         raise UsageError(f"invalid change {change!r}", "Give a number from `tracker changes`.")

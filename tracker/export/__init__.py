@@ -8,6 +8,9 @@ Formats live in a registry (`registry.formats()`), one short module each
 (`fmt_*.py`); a format only formats a `Snapshot`, which is read in one transaction.
 Files are replaced atomically (`files.atomic_write`), so a reader never sees half an
 export and a failed export leaves the previous file as it was.
+
+May import: `watch` (a successful check of an official page moves "last verified"
+forward), `law`, `alerts`, `storage` and the root modules.
 """
 
 from __future__ import annotations
@@ -19,12 +22,12 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TextIO
 
-from tracker.db import Database
 from tracker.errors import UsageError
 from tracker.export.files import atomic_write
 from tracker.export.registry import Format, formats, get_format
 from tracker.export.snapshot import Snapshot, build_snapshot, check_as_of
 from tracker.settings import Settings
+from tracker.storage.engine import Database
 from tracker.timeutil import utcnow
 from tracker.vocab import SUBSTANCES, match
 

@@ -20,13 +20,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from tracker.dates import PartialDate
-from tracker.effective import Answer, effective_all, pending
 from tracker.errors import UsageError
 from tracker.export.verified import last_verified
-from tracker.history import record_dict
-from tracker.models import EVENT, STATUS
-from tracker.places import level_name
+from tracker.law.dates import PartialDate
+from tracker.law.effective import Answer, effective_all, pending
+from tracker.law.history import record_dict
+from tracker.law.places import level_name
+from tracker.storage.tables_core import EVENT, STATUS
 from tracker.timeutil import today_utc, utcnow
 from tracker.vocab import SUBSTANCE_COVERED_BY
 

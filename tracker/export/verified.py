@@ -19,8 +19,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from tracker.effective import Answer
-from tracker.watchdb import PAGE_CHANGE, SOURCE
+from tracker.law.effective import Answer
+from tracker.storage.tables_watch import PAGE_CHANGE, SOURCE
 
 # Written into every JSON export, so the data explains itself.
 MEANING = (

@@ -12,7 +12,7 @@ from typing import Any
 
 from tracker.export.snapshot import Entry, Snapshot
 from tracker.export.tiles import US_COLS, US_GRID, US_ROWS, WORLD_COLS, WORLD_ROWS, world_layout
-from tracker.places import label, level_name, short_code
+from tracker.law.places import label, level_name, short_code
 from tracker.vocab import STATUSES, TIERS
 
 # Letter, name and meaning of each status: the legend shows all three, so no reader

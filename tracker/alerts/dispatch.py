@@ -1,0 +1,226 @@
+"""The outbox dispatcher: claim due rows with a lease, send outside any transaction, and
+record each outcome with a fenced update.
+
+One batch: `lease.claim` takes up to `batch` pending rows that are due (several
+dispatchers, threads or replicas on PostgreSQL, never get the same row); the messages
+are built in one read transaction (suppressions checked there); each is sent through its
+notifier (one SMTP connection, one HTTP session for the whole run); then, in one write
+transaction, every row is completed with `lease.complete` (fenced on `lease_owner`):
+`sent`, `skipped`, back to `pending` with a backoff delay, or `dead` after the last
+attempt (and the operator is told). A hard bounce suppresses the address; a 410
+disables the webhook endpoint. A message that cannot be built is dead at once (its row
+says why) and one whose notifier fails unexpectedly is retried: neither holds up the
+others.
+
+Crash window (at-least-once): a dispatcher that dies after a receiver accepted a
+message but before the batch's completion committed leaves the row `pending` under its
+lease; when the lease expires (`lease_for`, 10 minutes) another dispatcher sends it
+again. At most one batch per dispatcher can be repeated that way, and only after a
+crash or a lease that ran out; the copy carries the same Message-ID or webhook-id, so
+receivers can drop it. Nothing committed is ever lost: a row leaves `pending` only in
+the same transaction that records its outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.engine import Connection, Row
+
+from tracker.alerts import messages, outbox, subscriptions, tokens, webhooks
+from tracker.alerts.notifiers import Notifier, Outcome, kind_for, load
+from tracker.settings import Settings
+from tracker.storage import lease
+from tracker.storage.engine import Database
+from tracker.storage.health import is_db_error
+from tracker.storage.tables_alerts import OUTBOX
+from tracker.timeutil import utcnow
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Stats:
+    sent: int = 0
+    retry: int = 0
+    dead: int = 0
+    skipped: int = 0
+    lost_lease: int = 0
+    batches: int = 0
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.retry + self.dead + self.skipped
+
+
+@dataclass
+class Dispatcher:
+    """Delivers due outbox rows. `clock` and `backoff` are injectable (tests)."""
+
+    db: Database
+    settings: Settings
+    owner: str = field(
+        default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    )
+    backoff: outbox.Backoff = field(default_factory=outbox.Backoff)
+    clock: Callable[[], datetime] = utcnow
+    lease_for: timedelta = timedelta(minutes=10)
+    batch: int = 20
+    _key: bytes | None = None
+    _events: dict[int, Any] = field(default_factory=dict)  # events never change: cache them
+    _views: dict[int, Any] = field(default_factory=dict)  # and their rendered blocks
+
+    def run(self, *, max_batches: int | None = None) -> Stats:
+        """Deliver every row due when the run starts (rows retried during the run wait
+        for their next due time). Returns what happened."""
+        stats = Stats()
+        started = self.clock()
+        with ExitStack() as stack:
+            open_notifiers: dict[str, Notifier] = {}
+            try:
+                while max_batches is None or stats.batches < max_batches:
+                    if not self._batch(stack, open_notifiers, started, stats):
+                        break
+            except BaseException:
+                lease.release(self.db, OUTBOX, self.owner)  # hand back what we hold
+                raise
+        return stats
+
+    def _batch(
+        self, stack: ExitStack, open_notifiers: dict[str, Notifier], started: datetime, stats: Stats
+    ) -> bool:
+        now = self.clock()
+        rows = lease.claim(
+            self.db,
+            OUTBOX,
+            self.owner,
+            lease_for=self.lease_for,
+            limit=self.batch,
+            now=now,
+            where=[OUTBOX.c.status == "pending", OUTBOX.c.due_at <= started],
+        )
+        if not rows:
+            return False
+        stats.batches += 1
+        if self._key is None:
+            self._key = tokens.signing_key(self.db, self.settings.signing_key)
+        ctx = messages.Context(
+            self.settings.mail_from,
+            self.settings.public_url,
+            self._key,
+            now,
+            events=self._events,
+            views=self._views,
+        )
+        built: dict[int, Any] = {}
+        with self.db.read() as conn:
+            ctx.preload(conn, rows)
+            for r in rows:
+                try:
+                    built[r.id] = messages.build(conn, r, ctx)
+                except messages.HeaderInjection as exc:
+                    built[r.id] = Outcome("dead", str(exc))
+                except Exception as exc:
+                    if is_db_error(exc):
+                        raise
+                    # One message that cannot be built (bad data, a bug) must not hold
+                    # up the batch, nor every later batch that would claim it first.
+                    logger.exception("outbox #%s: cannot build the message", r.id)
+                    built[r.id] = Outcome("dead", f"cannot build the message: {exc!r}"[:500])
+        outcomes: dict[int, Outcome] = {}
+        beat = now
+        for r in rows:
+            item = built.pop(r.id)  # freed once sent: a batch of big digests is large
+            if isinstance(item, Outcome):
+                outcomes[r.id] = item
+                continue
+            if isinstance(item, messages.Skip):
+                outcomes[r.id] = Outcome("skipped", item.reason)
+                continue
+            kind = kind_for(r.channel, self.settings)
+            if kind not in open_notifiers:
+                open_notifiers[kind] = stack.enter_context(load(kind)(self.settings))
+            try:
+                outcomes[r.id] = open_notifiers[kind].send(item)
+            except Exception as exc:  # notifiers report failures as outcomes; this is a bug
+                logger.exception("outbox #%s: the %s notifier failed", r.id, kind)
+                outcomes[r.id] = Outcome("retry", f"internal error while sending: {exc!r}"[:500])
+            if self.clock() - beat > self.lease_for / 3:  # a slow batch keeps its lease
+                beat = self.clock()
+                with self.db.write() as conn:
+                    lease.extend(
+                        conn, OUTBOX, [x.id for x in rows], self.owner, beat + self.lease_for
+                    )
+        self._record(rows, outcomes, stats)
+        return True
+
+    def _record(self, rows: list[Row[Any]], outcomes: dict[int, Outcome], stats: Stats) -> None:
+        now = self.clock()
+        with self.db.write() as conn:
+            for r in rows:
+                o = outcomes[r.id]
+                attempts = r.attempts + (0 if o.result == "skipped" else 1)
+                values: dict[str, Any] = {"attempts": attempts, "last_error": o.error}
+                status = o.result
+                if status == "retry":
+                    wait = self.backoff.delay(attempts, o.retry_after)
+                    if wait is None:
+                        status = "dead"
+                    else:
+                        values["due_at"] = now + timedelta(seconds=wait)
+                values["status"] = {"retry": "pending"}.get(status, status)
+                if status == "sent":
+                    values["sent_at"] = now
+                if not lease.complete(conn, OUTBOX, r.id, self.owner, **values):
+                    logger.warning("outbox #%s: lease lost before completion; result dropped", r.id)
+                    stats.lost_lease += 1
+                    continue
+                setattr(stats, status, getattr(stats, status) + 1)
+                if o.suppress:
+                    subscriptions.unsubscribe(
+                        conn, o.suppress, reason="bounced", detail=o.error, now=now
+                    )
+                if o.disable_endpoint and r.endpoint_id is not None:
+                    webhooks.disable(conn, r.endpoint_id, o.error or "disabled")
+                if status == "dead":
+                    self._notice(conn, r, attempts, o.error, now)
+
+    def _notice(
+        self, conn: Connection, r: Row[Any], attempts: int, error: str | None, now: datetime
+    ) -> None:
+        logger.warning(
+            "outbox #%s (%s to %s) is dead after %d attempt(s): %s",
+            r.id,
+            r.purpose,
+            r.recipient,
+            attempts,
+            error,
+        )
+        operator = self.settings.operator_email
+        if not operator or r.purpose == "notice":
+            return  # a notice about a notice would loop
+        lines = [
+            f"Outbox row #{r.id} ({r.channel} {r.purpose} to {r.recipient}) could not be "
+            f"delivered after {attempts} attempt(s).",
+            f"Last error: {error}",
+            f"Retry it with: tracker outbox retry {r.id}",
+        ]
+        if error and error.startswith("410"):
+            lines.append(f"Webhook endpoint #{r.endpoint_id} answered 410 Gone and was disabled.")
+        outbox.enqueue(
+            conn,
+            f"notice:dead:{r.id}:{now:%Y%m%dT%H%M%S%f}",
+            channel="email",
+            purpose="notice",
+            recipient=operator,
+            payload={"subject": f"Delivery failed: outbox #{r.id}", "lines": lines},
+            now=now,
+        )

@@ -1,0 +1,309 @@
+"""The bitemporal status history: recording beliefs and asking what was believed.
+
+Valid time `[valid_from, valid_to)` says when a rule applied; knowledge time
+`[recorded_at, superseded_at)` says when the tracker held that belief. The table is
+append-only: recording a new belief closes (sets `superseded_at` on) every current row of
+the same place and substance whose valid time overlaps, and re-inserts the parts of those
+rows that lie outside the new belief, all in one transaction with one knowledge time.
+So, for any past knowledge time, the answer never changes afterwards, and current rows of
+one place and substance never overlap (PostgreSQL also enforces that with a constraint).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from tracker.alerts import events
+from tracker.law.belief import Belief, bounds, end_of, gaps, overlaps, start_of
+from tracker.law.dates import column_text
+from tracker.storage.engine import knowledge_time
+from tracker.storage.tables_core import PLACE, STATUS
+from tracker.vocab import RESTRICTIVENESS
+
+
+@dataclass
+class Recorded:
+    """What one call of `record_belief` did."""
+
+    knowledge_time: datetime
+    inserted: list[int] = field(default_factory=list)
+    superseded: list[int] = field(default_factory=list)
+    event_id: int | None = None
+    unchanged: bool = False
+
+
+_CONTENT = [
+    c.name
+    for c in STATUS.c
+    if c.name not in ("id", "assertion_id", "recorded_at", "superseded_at", "origin")
+]
+
+
+def _lock_place(conn: Connection, place_code: str) -> None:
+    # SQLite already holds the database write lock (BEGIN IMMEDIATE); on PostgreSQL the
+    # place row is the lock that serializes writers of one place.
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(PLACE.c.code).where(PLACE.c.code == place_code).with_for_update())
+
+
+def current_rows(conn: Connection, place_code: str, substance: str) -> list[Row[Any]]:
+    return list(
+        conn.execute(
+            sa.select(STATUS)
+            .where(
+                STATUS.c.place_code == place_code,
+                STATUS.c.substance == substance,
+                STATUS.c.superseded_at.is_(None),
+            )
+            .order_by(STATUS.c.valid_from.nulls_first())
+        )
+    )
+
+
+def record_belief(
+    conn: Connection,
+    belief: Belief,
+    *,
+    now: datetime | None = None,
+    at: datetime | None = None,
+    fill_gaps: bool = False,
+    emit: bool = True,
+) -> Recorded:
+    """Record `belief` inside the caller's write transaction.
+
+    The new belief wins over current rows where valid times overlap; the parts of those
+    rows outside it are re-asserted. With `fill_gaps` it wins nowhere: it is recorded only
+    for the parts of its valid time that no current row covers (how seed-document claims
+    are loaded, so they never override cited records). A belief equal to a current row
+    over the same span changes nothing. A `status_changed` event is written in the same
+    transaction unless `emit` is False.
+
+    The knowledge time is `knowledge_time(conn, now)`, or `at` when the caller records
+    several beliefs as one act (a data file) and got `at` from `knowledge_time` in this
+    same transaction.
+    """
+    _lock_place(conn, belief.place_code)
+    t = at or knowledge_time(conn, now)
+    result = Recorded(t)
+    span = (belief.valid_from, belief.valid_to)
+    current = current_rows(conn, belief.place_code, belief.substance)
+    touching = [r for r in current if overlaps(bounds(r), span)]
+    new_values = belief.values()
+
+    if fill_gaps:
+        pieces = gaps(span, [bounds(r) for r in current])
+        if not pieces:
+            result.unchanged = True
+            return result
+        first_id: int | None = None
+        for lo, hi in pieces:
+            piece = replace(belief, valid_from=lo, valid_to=hi).values()
+            rid = _insert(conn, piece, t, first_id)
+            first_id = first_id or rid
+            result.inserted.append(rid)
+    else:
+        if any(
+            bounds(r) == span and all(r._mapping[c] == new_values[c] for c in _CONTENT)
+            for r in touching
+        ):
+            result.unchanged = True
+            return result
+        for r in touching:
+            if r.recorded_at == t:
+                # Written earlier in this same act (a piece re-asserted by the previous
+                # record of a data file): no reader ever saw it, so it is dropped rather
+                # than left in history with an empty knowledge span.
+                conn.execute(STATUS.delete().where(STATUS.c.id == r.id))
+                continue
+            conn.execute(STATUS.update().where(STATUS.c.id == r.id).values(superseded_at=t))
+            result.superseded.append(r.id)
+        new_id = _insert(conn, new_values, t, None)
+        result.inserted.append(new_id)
+        for r in touching:
+            lo, hi = bounds(r)
+            keep = {
+                k: v
+                for k, v in r._mapping.items()
+                if k not in ("id", "recorded_at", "superseded_at")
+            }
+            assertion = r.assertion_id or r.id
+            start, end = belief.valid_from, belief.valid_to
+            if start is not None and start_of(lo) < start.value:
+                left = {**keep, "valid_to": start.value, "valid_to_precision": start.precision}
+                result.inserted.append(_insert(conn, left, t, assertion))
+            if end is not None and end.value < end_of(hi):
+                right = {**keep, "valid_from": end.value, "valid_from_precision": end.precision}
+                result.inserted.append(_insert(conn, right, t, assertion))
+
+    if emit:
+        result.event_id = _emit_change(conn, belief, touching, t, fill_gaps)
+    return result
+
+
+def _insert(conn: Connection, values: dict[str, Any], t: datetime, assertion_id: int | None) -> int:
+    row = {**values, "recorded_at": t, "superseded_at": None, "assertion_id": assertion_id}
+    new_id = conn.execute(STATUS.insert().values(**row).returning(STATUS.c.id)).scalar_one()
+    if assertion_id is None:
+        conn.execute(STATUS.update().where(STATUS.c.id == new_id).values(assertion_id=new_id))
+    return int(new_id)
+
+
+def retract(conn: Connection, assertion_id: int, *, now: datetime | None = None) -> list[int]:
+    """Close every current row of one assertion (its data-file item was removed)."""
+    t = knowledge_time(conn, now)
+    ids = list(
+        conn.execute(
+            sa.select(STATUS.c.id).where(
+                STATUS.c.assertion_id == assertion_id, STATUS.c.superseded_at.is_(None)
+            )
+        ).scalars()
+    )
+    if ids:
+        conn.execute(STATUS.update().where(STATUS.c.id.in_(ids)).values(superseded_at=t))
+    return ids
+
+
+def _emit_change(
+    conn: Connection, belief: Belief, before: Sequence[Row[Any]], t: datetime, fill_gaps: bool
+) -> int | None:
+    old = sorted({r.status for r in before}, key=lambda s: -RESTRICTIVENESS[s]) or ["unknown"]
+    old_ages = sorted({r.min_age for r in before if r.min_age is not None})
+    changed = old != [belief.status] or old_ages != ([belief.min_age] if belief.min_age else [])
+    importance = "major" if changed and not fill_gaps else "minor"
+    place = conn.execute(sa.select(PLACE.c.name).where(PLACE.c.code == belief.place_code)).scalar()
+    title = (
+        f"{place}: {belief.substance} {'/'.join(old)} -> {belief.status}"
+        + (f" ({belief.min_age}+)" if belief.min_age else "")
+        + (f" from {belief.valid_from}" if belief.valid_from else "")
+    )
+    payload = {
+        "place": belief.place_code,
+        "place_name": place,
+        "substance": belief.substance,
+        "old_status": old,
+        "new_status": belief.status,
+        "min_age": belief.min_age,
+        "valid_from": str(belief.valid_from) if belief.valid_from else None,
+        "valid_to": str(belief.valid_to) if belief.valid_to else None,
+        "expires": str(belief.expires) if belief.expires else None,
+        "citation": belief.instrument_citation,
+        "instrument_type": belief.instrument_type,
+        "source_url": belief.source_url,
+        "source_document": belief.source_document,
+        "source_tier": belief.source_tier,
+        "note": belief.note,
+        "origin": belief.origin,
+    }
+    return events.emit(
+        conn,
+        "status_changed",
+        importance=importance,
+        title=title,
+        place_code=belief.place_code,
+        substance=belief.substance,
+        payload=payload,
+        occurred_at=t,
+    )
+
+
+# ---------------------------------------------------------------- queries
+
+
+def known_filter(known_at: datetime | None) -> Any:
+    """Rows believed at `known_at` (None: now, using the partial index of current rows)."""
+    if known_at is None:
+        return STATUS.c.superseded_at.is_(None)
+    return sa.and_(
+        STATUS.c.recorded_at <= known_at,
+        sa.or_(STATUS.c.superseded_at.is_(None), STATUS.c.superseded_at > known_at),
+    )
+
+
+def valid_filter(as_of: date) -> Any:
+    return sa.and_(
+        sa.or_(STATUS.c.valid_from.is_(None), STATUS.c.valid_from <= as_of),
+        sa.or_(STATUS.c.valid_to.is_(None), STATUS.c.valid_to > as_of),
+    )
+
+
+def rows_at(
+    conn: Connection,
+    place_codes: Sequence[str] | None,
+    substances: Sequence[str],
+    as_of: date,
+    known_at: datetime | None,
+) -> list[Row[Any]]:
+    """Rows valid on `as_of` as known at `known_at`, for some places (None: all)."""
+    q = sa.select(STATUS).where(
+        STATUS.c.substance.in_(list(substances)), valid_filter(as_of), known_filter(known_at)
+    )
+    if place_codes is not None:
+        q = q.where(STATUS.c.place_code.in_(list(place_codes)))
+    return list(conn.execute(q))
+
+
+def history_rows(conn: Connection, place_code: str) -> list[Row[Any]]:
+    """Every row ever recorded for a place, in knowledge-time then valid-time order."""
+    return list(
+        conn.execute(
+            sa.select(STATUS)
+            .where(STATUS.c.place_code == place_code)
+            .order_by(
+                STATUS.c.recorded_at,
+                STATUS.c.substance,
+                STATUS.c.valid_from.nulls_first(),
+                STATUS.c.id,
+            )
+        )
+    )
+
+
+def first_knowledge_time(conn: Connection) -> datetime | None:
+    return conn.execute(sa.select(sa.func.min(STATUS.c.recorded_at))).scalar()
+
+
+def record_dict(row: Row[Any] | dict[str, Any]) -> dict[str, Any]:
+    """The documented JSON shape of one status record."""
+    m = row._mapping if isinstance(row, Row) else row
+
+    def pd(name: str) -> str | None:
+        return column_text(m, name)
+
+    return {
+        "id": m["id"],
+        "assertion_id": m["assertion_id"],
+        "place": m["place_code"],
+        "substance": m["substance"],
+        "status": m["status"],
+        "min_age": m["min_age"],
+        "conditions": list(m["conditions"] or []),
+        "valid_from": pd("valid_from"),
+        "valid_to": pd("valid_to"),
+        "expires": pd("expires"),
+        "instrument": {
+            "type": m["instrument_type"],
+            "citation": m["instrument_citation"],
+            "title": m["instrument_title"],
+            "url": m["instrument_url"],
+            "enacted": pd("instrument_enacted"),
+        },
+        "source": {
+            "url": m["source_url"],
+            "document": m["source_document"],
+            "title": m["source_title"],
+            "quote": m["source_quote"],
+            "date": pd("source_date"),
+            "tier": m["source_tier"],
+        },
+        "note": m["note"],
+        "verify": bool(m["verify"]),
+        "origin": m["origin"],
+        "recorded_at": m["recorded_at"].isoformat(),
+        "superseded_at": m["superseded_at"].isoformat() if m["superseded_at"] else None,
+    }

@@ -1,0 +1,240 @@
+"""The database: engine set-up for SQLite and PostgreSQL, transactions, migrations.
+
+SQLite (the embedded default) runs in WAL mode with a busy timeout; a write transaction
+starts with `BEGIN IMMEDIATE`, so two writers queue instead of failing half-way.
+PostgreSQL is the path for several replicas. Migrations (Alembic, in
+`tracker/migrations`) are applied on start, under a lock, so replicas starting together
+migrate once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from tracker.errors import StorageError
+from tracker.timeutil import utcnow
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_PG_MIGRATE_LOCK = 0x7472_6163  # "trac": one advisory lock id for migrations and data sync
+
+
+def _sqlite_path(url: sa.URL) -> Path | None:
+    db = url.database
+    if not db or db == ":memory:" or db.startswith("file:"):
+        return None
+    return Path(db).expanduser()
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for `url`; the parent folder of a SQLite file is created."""
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise StorageError(
+            f"invalid database URL {url!r}",
+            "Use sqlite:///PATH or postgresql+psycopg://user@host/db in TRACKER_DATABASE_URL.",
+        ) from None
+    if parsed.get_backend_name() == "sqlite":
+        path = _sqlite_path(parsed)
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(
+                    f"cannot create the folder for the database {path}: {exc}",
+                    "Set TRACKER_DATA_DIR or TRACKER_DATABASE_URL to a writable place.",
+                ) from None
+        engine = sa.create_engine(
+            parsed, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs
+        )
+        _configure_sqlite(engine)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return sa.create_engine(parsed, pool_pre_ping=True, **kwargs)
+    raise StorageError(
+        f"unsupported database {parsed.get_backend_name()!r}",
+        "The tracker runs on SQLite (default) or PostgreSQL.",
+    )
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    # pysqlite's own transaction handling would defer BEGIN until the first write and
+    # cannot do BEGIN IMMEDIATE; SQLAlchemy's documented recipe takes it over.
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout = 30000")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("sqlite_immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@dataclass
+class Database:
+    """An engine plus the knowledge of which backend it talks to."""
+
+    engine: Engine
+    _last_knowledge_time: datetime | None = field(default=None, repr=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction: BEGIN IMMEDIATE on SQLite; committed on success."""
+        with _storage_errors(), self.engine.connect() as conn:
+            if self.is_sqlite:
+                conn = conn.execution_options(sqlite_immediate=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction (one consistent snapshot on both backends)."""
+        with _storage_errors(), self.engine.connect() as conn:
+            if self.is_postgres:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+@contextmanager
+def _storage_errors() -> Iterator[None]:
+    try:
+        yield
+    except sa.exc.OperationalError as exc:
+        raise StorageError(
+            f"database error: {exc.orig}",
+            "Check that the database is reachable (TRACKER_DATABASE_URL) and retry.",
+        ) from exc
+
+
+def knowledge_time(conn: Connection, now: datetime | None = None) -> datetime:
+    """The transaction time for a write: now, but strictly after every recorded time.
+
+    Called inside a write transaction (which holds the write lock on SQLite and the place
+    lock on PostgreSQL), so knowledge time never runs backwards, even if the clock does.
+    """
+    now = now or utcnow()
+    from tracker.storage.tables_core import STATUS as t
+
+    latest = conn.execute(sa.select(sa.func.max(t.c.recorded_at))).scalar()
+    if latest is not None and latest >= now:
+        return latest + timedelta(microseconds=1)
+    return now
+
+
+def dialect_insert(conn: Connection, table: sa.Table) -> Any:
+    """An INSERT that supports `on_conflict_do_nothing` on SQLite and PostgreSQL."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
+
+
+# ---------------------------------------------------------------- migrations
+
+
+def expected_heads() -> set[str]:
+    """The head revisions, read from the migration files without importing Alembic."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        rev = re.search(r'^revision\s*(?::[^=]*)?=\s*["\']([^"\']+)', text, re.M)
+        down = re.search(r"^down_revision\s*(?::[^=]*)?=\s*(.+)$", text, re.M)
+        if rev:
+            revisions.add(rev.group(1))
+        if down:
+            parents.update(re.findall(r'["\']([^"\']+)["\']', down.group(1)))
+    return revisions - parents
+
+
+def current_heads(conn: Connection) -> set[str]:
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return set()
+    return {row[0] for row in conn.execute(sa.text("SELECT version_num FROM alembic_version"))}
+
+
+def run_migrations(conn: Connection) -> None:
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, "heads")
+
+
+@contextmanager
+def bootstrap_lock(db: Database) -> Iterator[None]:
+    """Serializes migrations and data sync between processes sharing one database."""
+    if db.is_postgres:
+        with db.engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATE_LOCK})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_MIGRATE_LOCK})
+                conn.commit()
+        return
+    path = _sqlite_path(db.engine.url)
+    if path is None:
+        yield
+        return
+    with open(str(path) + ".lock", "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def migrate(db: Database) -> bool:
+    """Bring the schema to the current heads. Returns True if anything ran."""
+    with _storage_errors():
+        with db.engine.connect() as conn:
+            if current_heads(conn) == expected_heads():
+                return False
+        with bootstrap_lock(db), db.engine.begin() as conn:
+            if current_heads(conn) == expected_heads():
+                return False
+            logger.info("applying database migrations")
+            run_migrations(conn)
+    return True
