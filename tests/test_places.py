@@ -83,3 +83,18 @@ def test_search(empty_db: Database) -> None:
     with empty_db.read() as conn:
         found = [p.code for p in places.search(conn, "georgia")]
     assert found[:2] == sorted(found[:2]) and {"GE", "US-GA"} <= set(found)
+
+
+def test_a_city_inside_a_listed_county_has_the_county_as_parent(empty_db: Database) -> None:
+    """Oxford, MS lies wholly in Lafayette County (both listed): its chain runs through the
+    county, and it is still named and found by its state."""
+    with empty_db.read() as conn:
+        oxford = places.resolve(conn, "Oxford, MS")
+        chain = [p.code for p in places.chain(conn, oxford.code)]
+        denver = places.resolve(conn, "Denver County")
+    county = "ocd-division/country:us/state:ms/county:lafayette"
+    assert oxford.parent_code == county
+    assert chain == [oxford.code, county, "US-MS", "US"]
+    assert places.label(oxford) == "Oxford, MS (city)"
+    assert places.short_code(oxford) == "Oxford, MS"
+    assert denver.kind == "county" and places.label(denver) == "Denver, CO (county)"

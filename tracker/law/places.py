@@ -39,10 +39,19 @@ def normalize(text: str) -> str:
     return " ".join(stripped.casefold().replace("’", "'").split())
 
 
+def state_of(place: Place) -> str:
+    """The postal code of a county's or city's state (`CA`), from its OCD id: its parent
+    may be a county. Empty for other places."""
+    ocd = place.ocd_id or ""
+    if place.kind not in ("county", "city") or "/state:" not in ocd:
+        return ""
+    return ocd.split("/state:", 1)[1][:2].upper()
+
+
 def label(place: Place) -> str:
     """`Rhode Island (US-RI)`, `San Diego, CA (city)`, `Thailand (TH)`."""
     if place.kind in ("county", "city"):
-        state = (place.parent_code or "").removeprefix("US-")
+        state = state_of(place)
         return f"{place.name}, {state} ({place.kind})" if state else f"{place.name} ({place.kind})"
     return f"{place.name} ({place.code})"
 
@@ -51,7 +60,7 @@ def short_code(place: Place) -> str:
     """The code for countries and states; `San Diego, CA` for local places (whose code
     is a long OCD id)."""
     if place.kind in ("county", "city"):
-        state = (place.parent_code or "").removeprefix("US-")
+        state = state_of(place)
         return f"{place.name}, {state}" if state else place.name
     return place.code
 
@@ -163,13 +172,13 @@ def _local_places(built: _Built, files: Sequence[Path], root: Path) -> None:
                 raise DataFileError(
                     item.where, item.line, f"{ocd!r} is not a US county or city OCD id"
                 )
-            parent = item.get("parent") or "US-" + ocd.split("/state:", 1)[1][:2].upper()
+            state = ocd.split("/state:", 1)[1][:2].upper()
+            parent = item.get("parent") or "US-" + state
             if parent not in known:
                 raise DataFileError(item.where, item.line, f"parent {parent!r} is not a place")
             if ocd in known:
                 raise DataFileError(item.where, item.line, f"{ocd} is listed twice")
             known.add(ocd)
-            state = parent.removeprefix("US-")
             built.add(
                 {
                     "code": ocd,
