@@ -31,7 +31,8 @@ from tracker.law import places
 from tracker.law.effective import effective
 from tracker.law.history import rows_at
 from tracker.paths import jurisdictions_dir
-from tracker.storage.engine import Database, make_engine, migrate
+from tracker.storage.engine import Database, make_engine
+from tracker.storage.schema import upgrade as migrate
 from tracker.storage.tables_core import STATUS
 
 BASE = datetime(2020, 1, 1, tzinfo=UTC)

@@ -41,7 +41,8 @@ from tracker.alerts.subscriptions import place_rows
 from tracker.law.places import sync_places
 from tracker.paths import jurisdictions_dir
 from tracker.settings import load_settings
-from tracker.storage.engine import Database, make_engine, migrate
+from tracker.storage.engine import Database, make_engine
+from tracker.storage.schema import upgrade as migrate
 from tracker.storage.tables_alerts import SUBSCRIBER, SUBSCRIBER_PLACE
 from tracker.storage.tables_core import PLACE
 

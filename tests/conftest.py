@@ -20,7 +20,8 @@ import sqlalchemy as sa
 from tracker.law.bootstrap import ensure_ready
 from tracker.law.places import sync_places
 from tracker.paths import jurisdictions_dir
-from tracker.storage.engine import Database, make_engine, migrate
+from tracker.storage.engine import Database, make_engine
+from tracker.storage.schema import upgrade as migrate
 
 PG_ADMIN_URL = os.environ.get(
     "TRACKER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

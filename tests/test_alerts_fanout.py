@@ -13,7 +13,8 @@ from alembic.config import Config
 from tests.support.alerting import subscribe
 from tracker.alerts import events, subscriptions
 from tracker.alerts.filters import EventFilter, place_chain
-from tracker.storage.engine import MIGRATIONS, Database, make_engine
+from tracker.storage.engine import Database, make_engine
+from tracker.storage.schema import MIGRATIONS
 from tracker.storage.tables_alerts import DIGEST_ITEM, OUTBOX, SUBSCRIBER, SUBSCRIBER_PLACE
 
 SAN_DIEGO = "ocd-division/country:us/state:ca/place:san_diego"

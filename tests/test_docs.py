@@ -29,3 +29,18 @@ def test_every_command_has_help() -> None:
     for name in COMMANDS:
         command = cli.get_command(ctx, name)
         assert command is not None and (command.help or "").strip(), name
+
+
+def test_the_help_summaries_are_the_commands_own() -> None:
+    """`tracker --help` lists commands from SUMMARIES without importing them: each summary
+    must be what the command's own docstring would show."""
+    import click
+
+    from tracker.cli import SUMMARIES, cli
+
+    ctx = click.Context(cli)
+    assert set(SUMMARIES) == set(COMMANDS)
+    for name in COMMANDS:
+        command = cli.get_command(ctx, name)
+        assert command is not None
+        assert SUMMARIES[name] == command.get_short_help_str(1000), name

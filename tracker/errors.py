@@ -7,6 +7,8 @@
     ├── DataFileError            a data or settings file is malformed; names file and line
     ├── ConfigError              settings are invalid or contradictory
     ├── StorageError             the database is unreachable or refused a write
+    ├── SchemaError              the database schema does not match this tracker and
+    │                            may not be migrated on our own (exit 2)
     └── SourceError              one watched page could not be fetched or extracted
                                  (recorded per source; the cycle goes on)
 
@@ -69,6 +71,13 @@ class ConfigError(TrackerError):
 
 class StorageError(TrackerError):
     exit_code = 3
+
+
+class SchemaError(TrackerError):
+    """The database schema and this tracker do not match, and migrating on our own is not
+    allowed (a newer schema, or `auto_migrate` says no): the operator decides."""
+
+    exit_code = 2
 
 
 class SourceError(TrackerError):

@@ -58,9 +58,18 @@ DECLARED: tuple[Setting, ...] = (
         "database_url",
         str,
         "",
-        "SQLAlchemy URL of the database; empty means SQLite at <data_dir>/tracker.storage.engine. "
+        "SQLAlchemy URL of the database; empty means SQLite at <data_dir>/tracker.db. "
         "PostgreSQL: postgresql+psycopg://user@host/db. A URL with a password is read "
         "only from the environment.",
+    ),
+    Setting(
+        "auto_migrate",
+        str,
+        "auto",
+        "When the database schema is behind this tracker: auto (SQLite: migrate on start; "
+        "PostgreSQL: only an empty database, or when no replica is running), on (always "
+        "migrate on start), off (never: `tracker db upgrade` does it).",
+        choices=("auto", "on", "off"),
     ),
     Setting(
         "log_level",

@@ -44,12 +44,59 @@ COMMANDS: dict[str, str] = {
     "serve": "tracker.cli.delivery:serve",
     "run": "tracker.cli.daemon:run",
     "doctor": "tracker.cli.daemon:doctor",
+    "db": "tracker.cli.db:db",
+}
+
+# name -> the first sentence of its docstring, so that `tracker --help` lists the commands
+# without importing them (tests/test_docs.py keeps this in step with the docstrings).
+SUMMARIES: dict[str, str] = {
+    "status": "Show the effective status of each PLACE (ISO code, OCD id or name).",
+    "history": "Show every record ever held for PLACE, oldest knowledge first.",
+    "list": "List places with their effective status (all places by default).",
+    "record": "Record that PLACE has STATUS from a date, with its citation and source.",
+    "pending": "List pending measures (bills, notices), for PLACE and the levels above it, or all.",
+    "places": "Find places whose code, OCD id or name contains TEXT.",
+    "export": "Export every place's status as json, csv, ndjson, shipping, atom or html.",
+    "config": "Print the effective settings and where each came from (secrets masked).",
+    "sources": "List watched official pages (all, or those of PLACE and the places under it).",
+    "check": "Check SOURCE(s) now (all active sources by default), concurrently and politely.",
+    "changes": "List detected page changes, newest first (for PLACE and the places under it).",
+    "diff": "Show the diff of CHANGE (a number from `tracker changes`).",
+    "subscribe": "Subscribe EMAIL to alerts (double opt-in: a confirmation mail is sent).",
+    "subscribers": "List subscribers with their status, filters and cadence.",
+    "unsubscribe": "Unsubscribe EMAIL and add it to the suppression list (nothing more is sent).",
+    "digest": "Daily and weekly digests: preview one, or enqueue the due ones now.",
+    "webhooks": "Webhook endpoints: Standard Webhooks v1 signed JSON POSTs of events.",
+    "outbox": "Show undelivered messages (or dead ones), with counts by status.",
+    "serve": "Serve the confirm and unsubscribe links of mail over HTTP (until Ctrl-C).",
+    "run": "Run the daemon: check due sources, deliver alerts and digests, send reminders, "
+    "apply snapshot retention and keep the exports current, until SIGTERM or Ctrl-C.",
+    "doctor": "Check the settings, the database, mail (SMTP or the mail folder), the HTTP "
+    "address, the exports folder and the reachability of every source host, each with a "
+    "timeout.",
+    "db": "The database schema: `current`, `upgrade`, `check`.",
 }
 
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        rows = []
+        for name in names:
+            summary = SUMMARIES.get(name)
+            if summary is None:  # not listed yet: ask the command itself (imports it)
+                command = self.get_command(ctx, name)
+                summary = command.get_short_help_str(1000) if command else ""
+            # A bare Command shortens the text exactly as click does for a loaded one.
+            rows.append((name, click.Command(name, help=summary).get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)

@@ -54,7 +54,8 @@ def settings_findings() -> tuple[Settings | None, list[Finding]]:
 
 
 def database_findings(s: Settings, timeout: float) -> list[Finding]:
-    from tracker.storage.engine import Database, current_heads, expected_heads, make_engine
+    from tracker.storage.engine import Database, make_engine
+    from tracker.storage.schema import current_heads, expected_heads
     from tracker.storage.tables_alerts import OUTBOX, SUBSCRIBER
     from tracker.storage.tables_watch import SOURCE
 

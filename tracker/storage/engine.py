@@ -2,16 +2,15 @@
 
 SQLite (the embedded default) runs in WAL mode with a busy timeout; a write transaction
 starts with `BEGIN IMMEDIATE`, so two writers queue instead of failing half-way.
-PostgreSQL is the path for several replicas. Migrations (Alembic, in
-`tracker/migrations`) are applied on start, under a lock, so replicas starting together
-migrate once.
+PostgreSQL is the path for several replicas. The schema's revision and migrations are
+`tracker.storage.schema`'s; `bootstrap_lock` serializes them, and the data sync, between
+processes sharing one database.
 """
 
 from __future__ import annotations
 
 import fcntl
 import logging
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,12 +22,11 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from tracker.errors import StorageError
+from tracker.errors import StorageError, TrackerError
 from tracker.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _PG_MIGRATE_LOCK = 0x7472_6163  # "trac": one advisory lock id for migrations and data sync
 
 
@@ -66,7 +64,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return sa.create_engine(parsed, pool_pre_ping=True, **kwargs)
+        try:
+            return sa.create_engine(parsed, pool_pre_ping=True, **kwargs)
+        except ModuleNotFoundError as exc:  # the driver is the `postgres` extra
+            raise StorageError(
+                f"PostgreSQL needs the {exc.name} driver, which is not installed",
+                "Install the tracker with its PostgreSQL extra: "
+                "pip install 'kratom-tracker[postgres]'.",
+            ) from None
     raise StorageError(
         f"unsupported database {parsed.get_backend_name()!r}",
         "The tracker runs on SQLite (default) or PostgreSQL.",
@@ -98,6 +103,9 @@ class Database:
 
     engine: Engine
     _last_knowledge_time: datetime | None = field(default=None, repr=False)
+    # Set when this code must not write to the database (its schema is newer than the
+    # code: `tracker.storage.schema`); reads still work.
+    refuse_writes: TrackerError | None = field(default=None, repr=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -110,6 +118,8 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction: BEGIN IMMEDIATE on SQLite; committed on success."""
+        if self.refuse_writes is not None:
+            raise self.refuse_writes
         with _storage_errors(), self.engine.connect() as conn:
             if self.is_sqlite:
                 conn = conn.execution_options(sqlite_immediate=True)
@@ -166,41 +176,6 @@ def dialect_insert(conn: Connection, table: sa.Table) -> Any:
     return sqlite_insert(table)
 
 
-# ---------------------------------------------------------------- migrations
-
-
-def expected_heads() -> set[str]:
-    """The head revisions, read from the migration files without importing Alembic."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for path in (MIGRATIONS / "versions").glob("*.py"):
-        text = path.read_text(encoding="utf-8")
-        rev = re.search(r'^revision\s*(?::[^=]*)?=\s*["\']([^"\']+)', text, re.M)
-        down = re.search(r"^down_revision\s*(?::[^=]*)?=\s*(.+)$", text, re.M)
-        if rev:
-            revisions.add(rev.group(1))
-        if down:
-            parents.update(re.findall(r'["\']([^"\']+)["\']', down.group(1)))
-    return revisions - parents
-
-
-def current_heads(conn: Connection) -> set[str]:
-    if not sa.inspect(conn).has_table("alembic_version"):
-        return set()
-    return {row[0] for row in conn.execute(sa.text("SELECT version_num FROM alembic_version"))}
-
-
-def run_migrations(conn: Connection) -> None:
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.attributes["connection"] = conn
-    command.upgrade(cfg, "heads")
-
-
 @contextmanager
 def bootstrap_lock(db: Database) -> Iterator[None]:
     """Serializes migrations and data sync between processes sharing one database."""
@@ -224,17 +199,3 @@ def bootstrap_lock(db: Database) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def migrate(db: Database) -> bool:
-    """Bring the schema to the current heads. Returns True if anything ran."""
-    with _storage_errors():
-        with db.engine.connect() as conn:
-            if current_heads(conn) == expected_heads():
-                return False
-        with bootstrap_lock(db), db.engine.begin() as conn:
-            if current_heads(conn) == expected_heads():
-                return False
-            logger.info("applying database migrations")
-            run_migrations(conn)
-    return True

@@ -60,14 +60,11 @@ class StatusRecord(SQLModel, table=True):
 
     __tablename__ = "status_record"
     __table_args__ = (
-        sa.Index(
-            "ix_status_current",
-            "place_code",
-            "substance",
-            "valid_from",
-            sqlite_where=sa.text("superseded_at IS NULL"),
-            postgresql_where=sa.text("superseded_at IS NULL"),
-        ),
+        # Current rows are those with `superseded_at` NULL; a plain index that ends with it
+        # serves them as well as a partial one did, and has no dialect-specific options,
+        # whose checking imported the whole PostgreSQL dialect into every command (0.07 s
+        # of `tracker status` on SQLite). Migration 0010.
+        sa.Index("ix_status_current", "place_code", "substance", "superseded_at", "valid_from"),
         sa.Index("ix_status_known", "place_code", "substance", "recorded_at"),
     )
 

@@ -1,4 +1,5 @@
-"""Alembic environment: runs on the connection the tracker hands it (see db.migrate).
+"""Alembic environment: runs on the connection the tracker hands it
+(`tracker.storage.schema.upgrade`).
 
 For autogenerate during development (then edit the result by hand):
 
@@ -9,17 +10,11 @@ For autogenerate during development (then edit the result by hand):
 from __future__ import annotations
 
 from alembic import context
-from sqlmodel import SQLModel
 
-# Every table module, so that autogenerate sees every table: the core (SQLModel), page
-# watching, alerts and the daemon.
-import tracker.storage.tables_alerts
-import tracker.storage.tables_core
-import tracker.storage.tables_service
-import tracker.storage.tables_watch  # noqa: F401
+from tracker.storage.schema import metadata
 
 config = context.config
-target_metadata = SQLModel.metadata
+target_metadata = metadata()
 
 
 def _run(connection: object) -> None:
