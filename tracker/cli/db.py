@@ -98,4 +98,3 @@ def check(as_json: bool) -> None:
         raise schema.ahead_error(seen)
     if not ok:
         sys.exit(1)
-
