@@ -199,7 +199,7 @@ def test_port_in_use_is_a_clear_error_and_nothing_starts(data_dir: Path, tmp_pat
         env = daemon_env(data_dir=data_dir, http_port=port)
         with DaemonGroup(tmp_path) as group:
             d = group.start("d", env)
-            assert d.wait(60) == 2
+            assert d.wait(180) == 2
             assert f"cannot listen on 127.0.0.1:{port}" in d.errors()
             assert "already in use" in d.errors() and "TRACKER_HTTP_PORT" in d.errors()
     # The cause gone, the same settings start the daemon.
@@ -214,7 +214,7 @@ def test_one_daemon_per_sqlite_database(data_dir: Path, tmp_path: Path) -> None:
     with DaemonGroup(tmp_path) as group:
         first = group.start("first", env).wait_ready()
         second = group.start("second", env)
-        assert second.wait(60) == 2
+        assert second.wait(180) == 2
         assert "another daemon already runs on the SQLite database" in second.errors()
         assert "PostgreSQL" in second.errors()
         assert first.json("/healthz")["status"] == "ok"

@@ -57,7 +57,7 @@ def test_a_fixed_settings_file_starts_the_daemon(tmp_path: Path) -> None:
     env = daemon_env(data_dir=tmp_path / "data", config=settings)
     with DaemonGroup(tmp_path) as group:
         bad = group.start("bad", env)
-        assert bad.wait(60) == 2
+        assert bad.wait(180) == 2
         assert "check_poll = 'often' is not a valid float" in bad.errors()
         settings.write_text("check_poll = 0.5\nhttp_host = '127.0.0.1'\n")
         good = group.start("good", env).wait_ready()

@@ -67,7 +67,7 @@ class Daemon:
     def errors(self) -> str:
         return self.err_path.read_text(errors="replace")
 
-    def wait_ready(self, timeout: float = 60.0) -> Daemon:
+    def wait_ready(self, timeout: float = 180.0) -> Daemon:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             out = self.output()
@@ -102,12 +102,23 @@ class Daemon:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
 
-    def wait(self, timeout: float = 60.0) -> int:
+    def wait(self, timeout: float = 180.0) -> int:
         return self.proc.wait(timeout)
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int:
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 180.0) -> int:
+        """Send `sig` and wait for the exit status. A daemon still running after `timeout`
+        fails the test with its thread stacks (SIGUSR1 makes it write them)."""
         self.send(sig)
-        return self.wait(timeout)
+        try:
+            return self.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.send(signal.SIGUSR1)
+            time.sleep(2)
+            stacks = self.errors()[-8000:]
+            self.kill()
+            raise AssertionError(
+                f"daemon {self.name} still running {timeout} s after {sig!r}:\n{stacks}"
+            ) from None
 
     def kill(self) -> None:
         if self.proc.poll() is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
 import signal
@@ -51,6 +52,9 @@ def run() -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    # `kill -USR1 PID` writes every thread's stack to standard error: what a daemon that
+    # does not stop is waiting for (the tests ask for it when a stop takes too long).
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         daemon.start()
     except StopRequested:
