@@ -24,8 +24,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from tracker.law import places as places_mod
+from tracker.law.asof import record_dict, rows_at
 from tracker.law.dates import column_text
-from tracker.law.history import record_dict, rows_at
 from tracker.law.places import label, level_name
 from tracker.storage.tables_core import PENDING, Place
 from tracker.vocab import RESTRICTIVENESS, SUBSTANCE_COVERED_BY, SUBSTANCES

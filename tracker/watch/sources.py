@@ -13,6 +13,7 @@ Each entry (see `jurisdictions/sources/README.md`):
       ignore: ['Page generated .*']        # regexes; may match part of a line
       masks: [dates]                       # dates | times | tokens | counters
       keywords: [botanical]                # besides the kratom terms
+      keep_furniture: false                # pdf only: keep page numbers, headers, footers
       every: 24h                           # or cron: "0 6 * * 1-5" (UTC); default_every
       verified: false                      # selectors checked against the live page?
 
@@ -51,7 +52,7 @@ from tracker.watch.hosts import host_key
 from tracker.watch.normalize import Rules
 
 _KEYS = {"key", "place", "title", "url", "kind", "select", "exclude", "ignore", "masks"}
-_KEYS |= {"keywords", "every", "cron", "verified", "note"}
+_KEYS |= {"keywords", "every", "cron", "verified", "note", "keep_furniture"}
 _KEY_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,80}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 OPERATOR_FILE = "sources.yaml"
@@ -77,6 +78,7 @@ class Spec:
     cron: str | None = None
     verified: bool = False
     note: str | None = None
+    keep_furniture: bool = False
     where: str = field(default="", compare=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -89,7 +91,15 @@ class Spec:
     @cached_property
     def extraction_digest(self) -> str:
         """Digest of what shapes the normalized text; a new value means a new baseline."""
-        return _sha([self.kind, self.select, self.exclude, self.ignore, self.masks])
+        parts: list[Any] = [self.kind, self.select, self.exclude, self.ignore, self.masks]
+        # Only what departs from the first defaults is added, so the digest of every
+        # source those do not touch stays as it was (no needless new baselines).
+        version = KINDS[self.kind].version if self.kind in KINDS else 1
+        if version > 1:
+            parts.append(f"v{version}")
+        if self.keep_furniture:
+            parts.append("keep_furniture")
+        return _sha(parts)
 
     @property
     def rules(self) -> Rules:
@@ -149,6 +159,22 @@ def next_due(spec: Spec, after: datetime, default_every: str) -> datetime:
     return after + every
 
 
+# The first retry of a failing source comes this long after the failure, then twice as
+# long after each further failure in a row, up to the source's own interval: a weekly
+# source that fails is tried again within minutes, and `source_failing` (after
+# `failure_alert_after` failures) is raised within the hour, not weeks later.
+FAILURE_RETRY = timedelta(minutes=5)
+
+
+def retry_due(spec: Spec, after: datetime, failures: int, default_every: str) -> datetime:
+    """When a source that just failed for the `failures`-th time in a row is tried again:
+    `FAILURE_RETRY` doubled per earlier failure, never sooner than `min_every` and never
+    later than its regular next check (`next_due`)."""
+    regular = next_due(spec, after, default_every)
+    wait = max(FAILURE_RETRY * 2 ** min(max(failures - 1, 0), 20), policy.current().min_every)
+    return min(regular, after + wait)
+
+
 def _strings(entry: Entry, key: str) -> tuple[str, ...]:
     value = entry.get(key)
     if value is None:
@@ -158,6 +184,13 @@ def _strings(entry: Entry, key: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise ValueError(f"{key!r} must be a list of non-empty strings")
     return tuple(v.strip() for v in value)
+
+
+def _flag(entry: Entry, key: str) -> bool:
+    value = entry.get(key, False)
+    if not isinstance(value, bool):
+        raise ValueError(f"{key!r} must be true or false")
+    return value
 
 
 def validate(entry: Entry, origin: str) -> Spec:
@@ -197,8 +230,11 @@ def validate(entry: Entry, origin: str) -> Spec:
         cron=str(entry["cron"]) if entry.get("cron") is not None else None,
         verified=bool(entry.get("verified", False)),
         note=str(entry["note"]) if entry.get("note") else None,
+        keep_furniture=_flag(entry, "keep_furniture"),
         where=f"{entry.where}:{entry.line}",
     )
+    if spec.keep_furniture and kind != "pdf":
+        raise ValueError(f"keep_furniture applies to pdf documents only, not to kind {kind!r}")
     if (spec.select or spec.exclude) and not KINDS[kind].selectors:
         raise ValueError(f"select/exclude apply to html pages only, not to kind {kind!r}")
     for css in spec.select + spec.exclude:

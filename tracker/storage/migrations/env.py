@@ -12,9 +12,10 @@ from alembic import context
 from sqlmodel import SQLModel
 
 # Every table module, so that autogenerate sees every table: the core (SQLModel), page
-# watching, alerts and the daemon.
+# watching, alerts, the daemon and the review loop.
 import tracker.storage.tables_alerts
 import tracker.storage.tables_core
+import tracker.storage.tables_review
 import tracker.storage.tables_service
 import tracker.storage.tables_watch  # noqa: F401
 
