@@ -218,7 +218,7 @@ def _brief(a: Answer) -> dict[str, Any]:
 
 
 def _text(status: str, min_age: int | None) -> str:
-    return status + (f" {min_age}+" if min_age else "")
+    return status + (f" ({min_age}+)" if min_age else "")
 
 
 def _emit_change(
