@@ -17,6 +17,11 @@ Each entry (see `jurisdictions/sources/README.md`):
       every: 24h                           # or cron: "0 6 * * 1-5" (UTC); default_every
       verified: false                      # selectors checked against the live page?
 
+The operator's file may also list keys to switch off, shipped ones included (`tracker
+sources disable KEY`): `disabled: [key, ...]`; such sources are deactivated like removed
+ones and come back with `tracker sources enable KEY`. The setting `shipped_sources =
+false` leaves out every shipped file (staging, tests): only the operator's file counts.
+
 A bad entry (unknown kind, invalid selector or pattern, unknown place) is reported as a
 problem of that entry, with its file and line, and skipped; every other source is still
 synced and checked, and nothing stored for the bad one is touched. Sources removed from a
@@ -53,7 +58,7 @@ from tracker.watch.normalize import Rules
 
 _KEYS = {"key", "place", "title", "url", "kind", "select", "exclude", "ignore", "masks"}
 _KEYS |= {"keywords", "every", "cron", "verified", "note", "keep_furniture"}
-_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,80}$")
+KEY_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,80}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 OPERATOR_FILE = "sources.yaml"
 SYNC_KEY = "sources/*"  # the data_file row holding the digest of the last clean sync
@@ -202,7 +207,7 @@ def validate(entry: Entry, origin: str) -> Spec:
         if not isinstance(entry.get(required), str) or not entry[required].strip():
             raise ValueError(f"missing {required!r}")
     key, kind = entry["key"].strip(), entry["kind"].strip()
-    if not _KEY_RE.match(key):
+    if not KEY_RE.match(key):
         raise ValueError(f"key {key!r} must be lowercase letters, digits, '.', '_' or '-'")
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; known kinds: {', '.join(sorted(KINDS))}")
@@ -250,15 +255,31 @@ def validate(entry: Entry, origin: str) -> Spec:
 
 
 def source_files(root: Path, data_dir: Path) -> list[tuple[Path, str]]:
-    """(file, origin) pairs: the shipped files by name, then the operator's file."""
+    """(file, origin) pairs: the shipped files by name (unless the policy turned them
+    off), then the operator's file."""
     shipped = [(p, f"shipped:sources/{p.name}") for p in sorted((root / "sources").glob("*.yaml"))]
+    if not policy.current().shipped:
+        shipped = []
     operator = data_dir / OPERATOR_FILE
     return shipped + ([(operator, "operator")] if operator.is_file() else [])
 
 
-def _entries(path: Path) -> list[Entry]:
-    """The entries under `sources:`. Raises DataFileError naming the file and line."""
-    return datafile.load_yaml(path).list("sources")
+def _entries(path: Path, origin: str = "") -> list[Entry]:
+    """The entries under `sources:` (the operator's file may have none). Raises
+    DataFileError naming the file and line."""
+    return datafile.load_yaml(path).list("sources", required=origin != "operator")
+
+
+def disabled_keys(data_dir: Path) -> set[str]:
+    """The keys the operator switched off (`disabled:` in the operator's file). Raises
+    DataFileError for a file that cannot be read or a list that is not one of keys."""
+    path = data_dir / OPERATOR_FILE
+    if not path.is_file():
+        return set()
+    value = datafile.load_yaml(path).get("disabled") or []
+    if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
+        raise DataFileError(str(path), None, "'disabled' must be a list of source keys")
+    return set(value)
 
 
 def load_specs(files: list[tuple[Path, str]]) -> tuple[list[Spec], list[Problem], set[str]]:
@@ -268,7 +289,7 @@ def load_specs(files: list[tuple[Path, str]]) -> tuple[list[Spec], list[Problem]
     complete: set[str] = set()
     for path, origin in files:
         try:
-            entries = _entries(path)
+            entries = _entries(path, origin)
         except DataFileError as exc:
             problems.append(Problem(str(path), None, str(exc)))
             continue
@@ -324,6 +345,14 @@ def sync(db: Database, root: Path, data_dir: Path, now: datetime | None = None) 
     if stored == digest:
         return SyncReport()
     specs, problems, complete = load_specs(files)
+    try:
+        off = disabled_keys(data_dir)
+    except DataFileError as exc:
+        off = set()
+        problems.append(Problem(str(data_dir / OPERATOR_FILE), None, str(exc)))
+    specs = [spec for spec in specs if spec.key not in off]
+    if not policy.current().shipped:  # every shipped file counts as read, and empty
+        complete |= {r.origin for r in _origins(db) if r.origin.startswith("shipped:")}
     report = SyncReport(problems=problems)
     with db.write() as conn:
         existing = {r.key: r for r in conn.execute(sa.select(SOURCE))}
@@ -351,6 +380,11 @@ def sync(db: Database, root: Path, data_dir: Path, now: datetime | None = None) 
         if not report.problems:
             conn.execute(DATA_FILE.insert().values(path=SYNC_KEY, sha256=digest, loaded_at=now))
     return report
+
+
+def _origins(db: Database) -> list[Any]:
+    with db.read() as conn:
+        return list(conn.execute(sa.select(SOURCE.c.origin).distinct()))
 
 
 def _upsert(
