@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "history": "tracker.cli.core:history",
     "list": "tracker.cli.core:list_places",
     "record": "tracker.cli.record:record",
+    "review": "tracker.cli.review:review",
     "pending": "tracker.cli.record:pending",
     "places": "tracker.cli.record:places",
     "export": "tracker.cli.export:export",
