@@ -80,15 +80,22 @@ def _setup_logging() -> None:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Entry point of the console script and `python -m tracker`."""
+    """Entry point of the console script and `python -m tracker`.
+
+    With `--json` anywhere on the command line, an error is a JSON document on standard
+    error (`{schema, error: {message, hint, exit_code}}`), so a script reads it too."""
     _setup_logging()
+    args = sys.argv[1:] if argv is None else argv
+    as_json = "--json" in args
     try:
         return cli.main(args=argv, prog_name="tracker", standalone_mode=False)
     except TrackerError as err:
-        _fail(str(err), err.hint, err.exit_code)
+        _fail(str(err), err.hint, err.exit_code, as_json)
     except click.exceptions.Abort:
-        _fail("aborted", "", 130)
+        _fail("aborted", "", 130, as_json)
     except click.ClickException as err:
+        if as_json:
+            _fail(err.format_message(), "Run the command with --help.", err.exit_code, True)
         err.show()
         sys.exit(err.exit_code)
     except BrokenPipeError:
@@ -100,10 +107,17 @@ def main(argv: list[str] | None = None) -> Any:
             "This is a bug. Run again with TRACKER_LOG_LEVEL=DEBUG to see the traceback, "
             "and report it.",
             1,
+            as_json,
         )
 
 
-def _fail(message: str, hint: str, code: int) -> None:
+def _fail(message: str, hint: str, code: int, as_json: bool = False) -> None:
+    if as_json:
+        import json
+
+        error = {"message": message, "hint": hint or None, "exit_code": code}
+        click.echo(json.dumps({"schema": "tracker.cli/1", "error": error}), err=True)
+        sys.exit(code)
     click.echo(f"error: {message}", err=True)
     if hint:
         click.echo(f"  {hint}", err=True)
