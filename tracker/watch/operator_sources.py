@@ -4,7 +4,7 @@
 Same format as `jurisdictions/sources/*.yaml`; the shipped data is never written. A new
 entry is validated exactly as the shipped ones are, and appended as text, so comments and
 hand edits in the file are kept. Its key and title are derived from the place and the
-URL unless given (`us-ri-21-28.12-5`, "Rhode Island: 21-28.12-5 (webserver.rilegislature.gov)").
+URL unless given (`us-ri-21-28.12-5`, "21-28.12-5.htm (webserver.rilegislature.gov)").
 
 Switching a source off (shipped or not) writes its key into one line of the same file,
 `disabled: [key, ...]`, placed before `sources:`; switching it on again removes it.
@@ -62,12 +62,12 @@ def derive_key(place: Place, url: str, taken: set[str]) -> str:
     return key
 
 
-def derive_title(place: Place, url: str) -> str:
-    """`Rhode Island: 21-28.12-5 (webserver.rilegislature.gov)`."""
+def derive_title(url: str) -> str:
+    """`21-28.12-5.htm (webserver.rilegislature.gov)`: alerts put the place before it."""
     parts = urlsplit(url)
     segments = [unquote(x) for x in parts.path.split("/") if x]
     what = segments[-1] if segments else "home page"
-    return f"{place.name}: {what} ({parts.hostname})"
+    return f"{what} ({parts.hostname})"
 
 
 def add_operator_source(
@@ -107,7 +107,7 @@ def add_operator_source(
     entry = Entry(
         key=key or derive_key(target, url.strip(), taken),
         place=target.code,
-        title=title or derive_title(target, url.strip()),
+        title=title or derive_title(url.strip()),
         url=url.strip(),
         kind=kind,
         select=list(select),
