@@ -9,14 +9,15 @@ Where a page breaks is layout, not law: a longer sentence on page 2 pushes a lin
 page 3 and moves every running header, footer and page number after it. So, by default:
 
 1. **Page furniture is dropped**: at the top and bottom `EDGE` lines of each page, a
-   line that repeats at that edge on at least two pages and half of them (the page's
-   own number ignored: `Code, page 3` is the same line on every page), and a line that
-   is only a page number (`7`, `- 7 -`, `Page 7`, `Page 7 of 9`, `7/9`). A source with
-   `keep_furniture: true` keeps them.
+   line that repeats at that edge on at least two pages and half of them (the outermost
+   line may differ by the page's own number: `Code, page 3` is the same header on every
+   page), and a line that is only a page number (`7`, `- 7 -`, `Page 7`, `Page 7 of 9`,
+   `7/9`). A source with `keep_furniture: true` keeps them.
 2. **The text is reflowed**: the pages are read as one text; a line break inside a
    paragraph is a space (a word hyphenated across lines is joined); a short line (under
-   `SHORT` of the longest) or a line starting a numbered section ends a paragraph; each
-   paragraph is cut into sentences. The diff of a longer sentence is that sentence alone.
+   `SHORT` of the longest) that ends a sentence, or a line starting a numbered section,
+   ends a paragraph; each paragraph is cut into sentences. The diff of a longer sentence
+   is that sentence alone.
 """
 
 from __future__ import annotations
@@ -50,32 +51,42 @@ _ABBREVIATIONS = frozenset(
 )
 
 
-def _key(line: str, number: int) -> str:
-    """The line with its page's own number blanked out: `Code, page 3` on page 3 and
-    `Code, page 4` on page 4 are the same running header; section numbers still differ."""
-    return re.sub(rf"(?<!\d){number}(?!\d)", "#", " ".join(line.casefold().split()))
+def _key(line: str, number: int | None = None) -> str:
+    """The line for comparison across pages; with `number`, that page's own number blanked
+    out (`Code, page 3` on page 3 and `Code, page 4` on page 4 are one running header)."""
+    text = " ".join(line.casefold().split())
+    return text if number is None else re.sub(rf"(?<!\d){number}(?!\d)", "#", text)
 
 
 def drop_furniture(pages: Sequence[Sequence[str]]) -> list[list[str]]:
-    """Each page's lines without running headers, footers and page numbers."""
-    tops: Counter[str] = Counter()
-    bottoms: Counter[str] = Counter()
+    """Each page's lines without running headers, footers and page numbers.
+
+    A line repeated word for word may sit anywhere in the `EDGE` band; a line that repeats
+    only with the page's number blanked must be the outermost line (so `Sec. 2` at the
+    top of page 2 is never taken for a numbered header)."""
+    seen: dict[str, Counter[str]] = {"top": Counter(), "bottom": Counter()}
     for n, lines in enumerate(pages, 1):
-        tops.update({_key(x, n) for x in lines[:EDGE]})
-        bottoms.update({_key(x, n) for x in lines[-EDGE:]})
+        for edge, band in (("top", lines[:EDGE]), ("bottom", lines[-EDGE:])):
+            seen[edge].update(
+                {_key(x) for x in band} | {"#" + _key(x, n) for x in band[:1] if edge == "top"}
+            )
+            if edge == "bottom" and band:
+                seen[edge].update({"#" + _key(band[-1], n)})
     need = max(2, len(pages) // 2)
 
-    def furniture(line: str, n: int, seen: Counter[str]) -> bool:
-        return bool(_PAGE_NUMBER.match(line.strip())) or seen[_key(line, n)] >= need
+    def furniture(line: str, n: int, edge: str, outermost: bool) -> bool:
+        if _PAGE_NUMBER.match(line.strip()) or seen[edge][_key(line)] >= need:
+            return True
+        return outermost and seen[edge]["#" + _key(line, n)] >= need
 
     out = []
     for n, lines in enumerate(pages, 1):
         kept = list(lines)
-        for _ in range(EDGE):
-            if kept and furniture(kept[0], n, tops):
+        for i in range(EDGE):
+            if kept and furniture(kept[0], n, "top", i == 0):
                 kept.pop(0)
-        for _ in range(EDGE):
-            if kept and furniture(kept[-1], n, bottoms):
+        for i in range(EDGE):
+            if kept and furniture(kept[-1], n, "bottom", i == 0):
                 kept.pop()
         out.append(kept)
     return out
@@ -100,7 +111,12 @@ def _split_sentences(paragraph: str) -> list[str]:
 
 
 def reflow(lines: Sequence[str]) -> list[str]:
-    """Visual lines joined into paragraphs, cut into sentences (see the module doc)."""
+    """Visual lines joined into paragraphs, cut into sentences (see the module doc).
+
+    A paragraph ends after a short line (under `SHORT` of the longest) that ends a
+    sentence, and before a line that starts a numbered section; any other line break is a
+    space (widths in characters are only a hint in proportional fonts, so a short line
+    that ends mid-sentence is still joined)."""
     lines = [" ".join(x.split()) for x in lines]
     lines = [x for x in lines if x]
     if not lines:
@@ -108,16 +124,15 @@ def reflow(lines: Sequence[str]) -> list[str]:
     short = SHORT * max(len(x) for x in lines)
     paragraphs: list[str] = []
     current = ""
-    for i, line in enumerate(lines):
+    for line in lines:
         if current and _SECTION_START.match(line):
             paragraphs.append(current)
             current = ""
-        if current.endswith("-") and re.search(r"[a-z]-$", current) and line[:1].islower():
+        if re.search(r"[a-z]-$", current) and line[:1].islower():
             current = current[:-1] + line  # a word hyphenated across two lines
         else:
             current = f"{current} {line}" if current else line
-        ends = len(line) < short or i == len(lines) - 1
-        if ends:
+        if len(line) < short and re.search(r"[.!?:;][\"”')\]]*$", line):
             paragraphs.append(current)
             current = ""
     if current:
