@@ -164,7 +164,8 @@ def _review(under: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     return {
         "since": _when(under["since"]),
-        "items": [
+        # Not `items`: the template would find the dict method of that name.
+        "changes": [
             {"id": i["id"], "change": i["change"], "source": i["source"] or "a watched page"}
             for i in under["items"]
         ],
