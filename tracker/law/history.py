@@ -23,7 +23,7 @@ from tracker.alerts import events
 from tracker.law import places
 from tracker.law.asof import known_filter, record_dict, rows_at, valid_filter
 from tracker.law.belief import Belief, bounds, end_of, gaps, overlaps, start_of
-from tracker.law.effective import Answer, effective
+from tracker.law.effective import Answer, answers_on
 from tracker.storage.engine import knowledge_time
 from tracker.storage.tables_core import PLACE, STATUS
 
@@ -115,10 +115,9 @@ def record_belief(
     result = Recorded(t)
     place = places.get(conn, belief.place_code) if emit else None
     days = answer_days(belief, t.date())
+    chain = places.chain_of(conn, place) if place is not None else []
     if place is not None:
-        result.before = [
-            effective(conn, place, belief.substance, d, with_pending=False) for d in days
-        ]
+        result.before = answers_on(conn, place, belief.substance, days, chain)
     span = (belief.valid_from, belief.valid_to)
     current = current_rows(conn, belief.place_code, belief.substance)
     touching = [r for r in current if overlaps(bounds(r), span)]
@@ -172,9 +171,7 @@ def record_belief(
                 result.inserted.append(_insert(conn, right, t, assertion))
 
     if place is not None:
-        result.after = [
-            effective(conn, place, belief.substance, d, with_pending=False) for d in days
-        ]
+        result.after = answers_on(conn, place, belief.substance, days, chain)
         result.event_id = _emit_change(conn, belief, result.before, result.after, t, fill_gaps)
     return result
 
