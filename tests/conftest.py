@@ -178,7 +178,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
     context.database.cache_clear()
     # The scheduling policy is process-wide (set from settings by every command): start
     # each test from the defaults, whatever an earlier test's command installed.
-    policy.configure(min_every=policy.MIN_EVERY, jitter=0.0)
+    policy.configure(min_every=policy.MIN_EVERY, jitter=0.0, shipped=True)
     yield
     context.settings.cache_clear()
     context.database.cache_clear()

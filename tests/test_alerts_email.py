@@ -38,6 +38,9 @@ def _rows(db: Database) -> list[sa.Row[object]]:
 
 
 def test_immediate_alert_over_starttls_with_auth(empty_db: Database, tmp_path: Path) -> None:
+    # The federal level first (before anyone subscribes): with it unknown, Rhode Island's
+    # effective status would stay unknown whatever the state records.
+    record(empty_db, "US", "legal", start="2020-01-01")
     with MailServer(tmp_path, tls="starttls", auth=AUTH) as server:
         settings = make_settings(**server.settings())
         alice = subscribe(empty_db, "Alice@Example.org", places=["US-RI"], name="Alice Doe")
@@ -50,7 +53,9 @@ def test_immediate_alert_over_starttls_with_auth(empty_db: Database, tmp_path: P
     assert set(by_to) == {"Alice Doe <alice@example.org>", "bob@example.org"}
     msg = by_to["Alice Doe <alice@example.org>"]
     assert msg["Message-ID"] == f"<event.{event_id}.email.{alice}@tracker.test>"
-    assert msg["Subject"] == "Rhode Island: kratom unknown -> regulated (21+) from 2026-04-01"
+    assert msg["Subject"] == (
+        "Status changed (major): Rhode Island: kratom unknown -> regulated (21+) from 2026-04-01"
+    )
     assert msg["List-Unsubscribe"].startswith("<http://127.0.0.1:8750/unsubscribe?token=")
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert msg["List-Id"] == "Kratom tracker alerts <alerts.tracker.test>"
@@ -142,13 +147,14 @@ def test_a_long_digest_names_every_change_and_shows_the_first_in_full(
     # In full (with their diff) only the first DIGEST_FULL; the rest are one line each.
     assert text.count("+ line ") == messages.DIGEST_FULL
     assert html.count("<pre") == messages.DIGEST_FULL
-    assert text.count("\n- Official page changed: ") == n - messages.DIGEST_FULL
+    brief = "\n- Official page changed (major; no kratom terms): "
+    assert text.count(brief) == n - messages.DIGEST_FULL
     # US-AL (54 changes) comes first and is whole; the last 7 of US-RI are brief.
-    assert text.index("== US-RI") < text.index("\n- Official page changed: ")
+    assert text.index("== US-RI") < text.index(brief)
     assert text.index("page 092 changed") < text.index("== US-RI")  # US-AL, in full
     assert "<https://x.example/105>" in text and 'href="https://x.example/105"' in html
-    assert "\n- Official page changed: US-RI: page 093 changed" in text
-    assert "\n- Official page changed: US-RI: page 091 changed" not in text
+    assert f"{brief}US-RI: page 093 changed" in text
+    assert f"{brief}US-RI: page 091 changed" not in text
 
 
 def test_mail_server_down_then_back_delivers_each_message_once(

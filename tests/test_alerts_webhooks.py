@@ -47,6 +47,7 @@ def _rows(db: Database) -> list[Any]:
 def test_signed_delivery_verified_by_standardwebhooks(
     empty_db: Database, rx: WebhookReceiver
 ) -> None:
+    record(empty_db, "US", "legal", start="2020-01-01")  # else US-RI stays unknown
     ep = _endpoint(empty_db, rx, places=["US-RI"])
     _endpoint_th = _endpoint(empty_db, rx, places=["TH"])
     rx.secrets = [ep.secret]

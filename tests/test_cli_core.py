@@ -224,8 +224,9 @@ def test_status_several_places_in_json(cli, db_env: str) -> None:  # type: ignor
         "levels",
         "related",
         "pending",
+        "under_review",
     }
-    assert first["record"]["valid_from"] == "2016-05-10"
+    assert first["record"]["valid_from"] == "2016-05-10" and first["under_review"] is None
 
 
 def test_fresh_install_through_the_console_script(tmp_path: Path) -> None:

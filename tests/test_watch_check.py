@@ -127,13 +127,17 @@ def test_conditional_get_gives_304(env: Env) -> None:
     assert sorted(codes) == [200, 304]
 
 
-def test_returning_to_a_recent_version_is_not_a_change(env: Env) -> None:
+def test_a_page_that_flips_back_and_forth_is_reported_once_each_way(env: Env) -> None:
+    # Anti-flap: the change is news, its undoing is news once, further flips are not.
     env.sources({"key": "ri", "path": "/law"})
     a, b = STATUTE, STATUTE.replace("by rule", "by the rule in force")
-    for body, expected in ((a, "baseline"), (b, "changed"), (a, "reverted"), (b, "reverted")):
+    flips = [(a, "baseline"), (b, "changed"), (a, "reverted"), (b, "reverted"), (a, "reverted")]
+    for body, expected in flips:
         env.site.page("/law", body)
         assert env.outcome(env.cycle(), "ri").outcome == expected
-    assert len(env.events("page_changed")) == 1
+    change, undo = env.events("page_changed")
+    assert undo.payload["reverts_change_id"] == change.payload["change_id"]
+    assert "changed back" in undo.title and undo.importance == change.importance == "minor"
 
 
 def test_source_failing_is_raised_once_and_cleared_by_recovery(env: Env) -> None:

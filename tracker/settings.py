@@ -218,6 +218,20 @@ DECLARED: tuple[Setting, ...] = (
         365,
         "Snapshots named by a change are kept at least this many days.",
     ),
+    Setting(
+        "shipped_sources",
+        bool,
+        True,
+        "Watch the shipped official sources (jurisdictions/sources); false turns them all "
+        "off (staging, tests), leaving only your own <data_dir>/sources.yaml.",
+    ),
+    Setting(
+        "stale_days",
+        int,
+        365,
+        "A record whose last verification is older than this many days is stale "
+        "(coverage, review --stale).",
+    ),
     # The daemon (issue 5): timers, leases and limits of `tracker run`. Times in seconds.
     Setting(
         "min_every",

@@ -171,6 +171,65 @@ def _chunk(conn: Connection, claimed: list[Row[Any]], owner: str, now: datetime)
     return len(set(keys) - existing)
 
 
+def enqueue_now(conn: Connection, email: str, now: datetime | None = None) -> tuple[str, int]:
+    """Enqueue, in the caller's write transaction, the digest `email` would get now
+    (`tracker digest send`): every waiting item goes into an outbox row due now and is
+    marked with its key, so the next regular digest starts after it; the regular
+    schedule (`next_digest_at`) is kept. Returns (outbox key, number of events).
+    Raises UsageError for an unknown or inactive address, or nothing waiting."""
+    now = now or utcnow()
+    address = normalize_email(email)
+    sub = find(conn, address)
+    if sub is None:
+        raise UsageError(f"{address} is not subscribed", "`tracker subscribers` lists them.")
+    if sub.status != "active" or sub.cadence == "immediate":
+        raise UsageError(
+            f"{address} gets no digest (status {sub.status}, cadence {sub.cadence})",
+            "Digests go to confirmed subscribers with a daily or weekly cadence.",
+        )
+    if conn.dialect.name == "postgresql":
+        # Serialized with `enqueue_due`, which locks the subscribers it completes.
+        conn.execute(sa.select(SUBSCRIBER.c.id).where(SUBSCRIBER.c.id == sub.id).with_for_update())
+    ids = pending_items(conn, sub.id)
+    if not ids:
+        raise UsageError(
+            f"nothing is waiting for {address}'s next digest",
+            "Digest items appear as matching events are recorded.",
+        )
+    key = slot_key(sub.id, now) + ":now"
+    start = sub.digest_since or sub.confirmed_at
+    payload = {
+        "event_ids": ids,
+        "period_start": start.isoformat() if start else None,
+        "period_end": now.isoformat(),
+    }
+    outbox.enqueue_many(
+        conn,
+        [
+            outbox.row(
+                key,
+                now=now,
+                channel="email",
+                purpose="digest",
+                recipient=sub.email,
+                subscriber_id=sub.id,
+                payload=payload,
+            )
+        ],
+    )
+    conn.execute(
+        DIGEST_ITEM.update()
+        .where(
+            DIGEST_ITEM.c.subscriber_id == sub.id,
+            DIGEST_ITEM.c.event_id.in_(ids),
+            DIGEST_ITEM.c.digest_key.is_(None),
+        )
+        .values(digest_key=key)
+    )
+    conn.execute(SUBSCRIBER.update().where(SUBSCRIBER.c.id == sub.id).values(digest_since=now))
+    return key, len(ids)
+
+
 def preview_row(conn: Connection, email: str, now: datetime | None = None) -> Any:
     """An unsaved outbox row for the digest `email` would get now (`tracker digest
     preview`). Raises UsageError for an unknown address or nothing to show."""

@@ -74,6 +74,8 @@ class Dispatcher:
     clock: Callable[[], datetime] = utcnow
     lease_for: timedelta = timedelta(minutes=10)
     batch: int = 20
+    # Only these outbox keys (None: every due row); `tracker digest send` delivers one.
+    keys: tuple[str, ...] | None = None
     _key: bytes | None = None
     _events: dict[int, Any] = field(default_factory=dict)  # events never change: cache them
     _views: dict[int, Any] = field(default_factory=dict)  # and their rendered blocks
@@ -105,7 +107,8 @@ class Dispatcher:
             lease_for=self.lease_for,
             limit=self.batch,
             now=now,
-            where=[OUTBOX.c.status == "pending", OUTBOX.c.due_at <= started],
+            where=[OUTBOX.c.status == "pending", OUTBOX.c.due_at <= started]
+            + ([OUTBOX.c.key.in_(self.keys)] if self.keys is not None else []),
         )
         if not rows:
             return False

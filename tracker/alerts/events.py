@@ -8,9 +8,14 @@ the event's outbox rows and digest items (`fanout.fan_out`); `reminders.emit_due
 `effective` and `expiring` from the status history.
 
 Payload contract (JSON; consumers must tolerate added keys):
-- `status_changed`: place, place_name, substance, old_status (list), new_status, min_age,
-  valid_from, valid_to, expires, citation, instrument_type, source_url, source_document,
-  source_tier, note, origin. Importance `major` when status or age changed, else `minor`.
+- `status_changed`: place, place_name, substance, as_of (the first day of the new rule,
+  else today), old_status (a list of one: the place's effective status before, on as_of),
+  old_min_age, new_status and min_age (the effective answer after), answers (`{before,
+  after}` per day of `tracker record`'s output: today and the --from day, each `{as_of,
+  status, min_age, decided_by}`), recorded_status, recorded_min_age (what the record
+  itself says), valid_from, valid_to, expires, citation, instrument_type, source_url,
+  source_document, source_tier, note, origin. Importance `major` when an effective
+  answer changed, else `minor`.
 - `pending_measure`: place_code, substance, direction, measure, stage, published,
   comments_close, source_url, source_tier, verify, note, previous_stage. `relevant`.
 - `effective`: place, place_name, substance, status, min_age, valid_from, citation,
@@ -18,8 +23,12 @@ Payload contract (JSON; consumers must tolerate added keys):
 - `expiring`: the same plus expires and days_left. `relevant`.
 - `page_changed`: source_id, source_url, source_title, place, place_name, change_id,
   diff_excerpt (the first lines of the unified diff, plain text), keywords (the kratom
-  terms found in changed lines), too_large (bool), snapshot_old, snapshot_new.
-  `relevant` when changed lines contain kratom keywords, else `minor`.
+  terms found in changed lines), too_large (bool), snapshot_old, snapshot_new, document
+  (a Federal Register document in words, else null), reverts_change_id (the change a
+  reversal undid, else null), review_id (the review item it opened, else null),
+  reviews_closed (items of the undone change closed as reverted). `relevant` when changed
+  lines contain kratom keywords, else `minor`; a reversal is at least as important as the
+  change it undoes.
 - `source_failing`: source_id, source_url, place, failures, last_error. `minor`
   (operators subscribe to it explicitly).
 """

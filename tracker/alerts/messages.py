@@ -34,11 +34,12 @@ from sqlalchemy.engine import Connection, Row
 
 from tracker.alerts import tokens
 from tracker.alerts.subscriptions import suppressed
-from tracker.alerts.views import event_view, group_by_place
+from tracker.alerts.views import digest_sections, event_view
 from tracker.errors import UsageError
 from tracker.paths import templates_dir
 from tracker.storage.tables_alerts import SUBSCRIBER, SUPPRESSION, WEBHOOK
 from tracker.storage.tables_core import EVENT
+from tracker.storage.tables_review import REVIEW_ITEM
 from tracker.timeutil import utcnow
 
 SENDER_NAME = "Kratom tracker"
@@ -145,6 +146,16 @@ class Context:
             ).one()
         return self.events[event_id]
 
+    def open_reviews(self, conn: Connection, ids: set[int]) -> set[int]:
+        """Which of the review items `ids` are still open (read when a digest is built,
+        so a review closed since the page changed is not shown as waiting)."""
+        if not ids:
+            return set()
+        q = sa.select(REVIEW_ITEM.c.id).where(
+            REVIEW_ITEM.c.id.in_(sorted(ids)), REVIEW_ITEM.c.state == "open"
+        )
+        return set(conn.execute(q).scalars())
+
     def view(self, conn: Connection, event_id: int) -> dict[str, Any]:
         """The reader's view of an event, with its text and HTML blocks (`text`,
         `html`) rendered once: a digest names the same events for thousands of people,
@@ -221,18 +232,24 @@ def build(conn: Connection, out: Row[Any], ctx: Context) -> Mail | Hook | Skip:
     if out.purpose == "alert":
         view = ctx.view(conn, out.event_id)
         data = {"event": view, "unsubscribe": unsubscribe, "subscriber": sub}
-        return _mail(out, ctx, "alert", view["title"], data, sub, unsubscribe)
+        return _mail(out, ctx, "alert", view["headline"], data, sub, unsubscribe)
     views = [ctx.view(conn, i) for i in out.payload["event_ids"]]
-    groups = group_by_place(views)
+    reviews = {v["review_id"] for v in views if v.get("review_id")}
+    sections = digest_sections(views, ctx.open_reviews(conn, reviews))
     shown = 0
-    for g in groups:  # in full while fewer than DIGEST_FULL are shown; the rest brief
+    for g in (g for sec in sections for g in sec["groups"]):
+        # In full while fewer than DIGEST_FULL are shown; the rest one line each.
         k = max(0, min(len(g["events"]), DIGEST_FULL - shown))
         g["full"], g["brief"] = g["events"][:k], g["events"][k:]
         shown += len(g["events"])
     label = "Weekly" if sub.cadence == "weekly" else "Daily"
-    subject = f"{label} kratom status digest: {len(views)} change(s) in {len(groups)} place(s)"
+    places = {g["place"] for sec in sections for g in sec["groups"]}
+    waiting = sum(sec["count"] for sec in sections if sec["key"] == "review")
+    subject = f"{label} kratom status digest: {len(views)} change(s) in {len(places)} place(s)"
+    if waiting:
+        subject += f", {waiting} under review"
     data = {
-        "groups": groups,
+        "sections": sections,
         "count": len(views),
         "full": DIGEST_FULL,
         "period_start": out.payload.get("period_start"),

@@ -1,10 +1,13 @@
 """What an event looks like to a reader: one flat dict per event that the mail templates
 (and later the status page) render, whatever its kind.
 
-Keys: kind, label (the kind in words), title, importance, when (YYYY-MM-DD UTC), place,
-place_name, substance, change (`banned -> regulated (21+)` or None), dates (label, value
-pairs), citation, tier, note, diff (plain-text excerpt or None), keywords, links
-(label, URL pairs; only http and https URLs are kept).
+Keys: kind, label (the kind in words), title, headline (the subject of an alert and the
+first line of its block: label, importance, for a page change the kratom terms, then the
+title), importance, when (YYYY-MM-DD UTC), place, place_name, substance, change
+(`regulated (21+) -> banned` or None), dates (label, value pairs), citation, tier, note,
+diff (plain-text excerpt or None), keywords, document (a Federal Register document in
+words), reverts (the change a reversal undid), review_id (the review item a page change
+opened), links (label, URL pairs; only http and https URLs are kept).
 """
 
 from __future__ import annotations
@@ -35,6 +38,16 @@ def _links(pairs: Iterable[tuple[str, Any]]) -> list[tuple[str, str]]:
     return out
 
 
+def headline(kind: str, importance: str, title: str, keywords: list[str]) -> str:
+    """`Official page changed (relevant; mentions kratom, 7-OH): Rhode Island: ...`:
+    what changed and how much it matters, readable in a subject line alone, so a minor
+    change never reads like a relevant one."""
+    what = importance
+    if kind == "page_changed":
+        what += "; " + (f"mentions {', '.join(keywords)}" if keywords else "no kratom terms")
+    return f"{LABELS.get(kind, kind)} ({what}): {title}"
+
+
 def event_view(ev: Any) -> dict[str, Any]:
     """The reader's view of one event row."""
     p: dict[str, Any] = dict(ev.payload or {})
@@ -42,7 +55,9 @@ def event_view(ev: Any) -> dict[str, Any]:
     change = None
     if kind == "status_changed":
         old = "/".join(p.get("old_status") or ["unknown"])
-        change = f"{old} -> {p.get('new_status')}{_age(p.get('min_age'))}"
+        change = (
+            f"{old}{_age(p.get('old_min_age'))} -> {p.get('new_status')}{_age(p.get('min_age'))}"
+        )
     elif kind in ("effective", "expiring"):
         change = f"{p.get('status')}{_age(p.get('min_age'))}"
     elif kind == "pending_measure":
@@ -60,10 +75,12 @@ def event_view(ev: Any) -> dict[str, Any]:
         )
         if p.get(key) not in (None, "")
     ]
+    keywords = list(p.get("keywords") or [])
     return {
         "kind": kind,
         "label": LABELS.get(kind, kind),
         "title": ev.title,
+        "headline": headline(kind, ev.importance, ev.title, keywords),
         "importance": ev.importance,
         "when": ev.occurred_at.date().isoformat(),
         "place": ev.place_code or p.get("place"),
@@ -76,7 +93,10 @@ def event_view(ev: Any) -> dict[str, Any]:
         "note": p.get("note") or p.get("last_error"),
         "diff": p.get("diff_excerpt"),
         "too_large": bool(p.get("too_large")),
-        "keywords": list(p.get("keywords") or []),
+        "keywords": keywords,
+        "document": p.get("document"),
+        "reverts": p.get("reverts_change_id"),
+        "review_id": p.get("review_id"),
         "links": _links(
             [
                 ("source", p.get("source_url")),
@@ -99,3 +119,31 @@ def group_by_place(views: list[dict[str, Any]]) -> list[dict[str, Any]]:
         )
         g["events"].append(v)
     return sorted(groups.values(), key=lambda g: (g["place"] == "", g["name"].lower()))
+
+
+# The sections of a digest, in order: what was recorded, what awaits review, the rest.
+SECTIONS = (
+    ("recorded", "Status changes recorded"),
+    ("review", "Under review: an official page changed, no status recorded yet"),
+    ("other", "Other changes"),
+)
+RECORDED_KINDS = ("status_changed", "effective", "expiring")
+
+
+def digest_sections(views: list[dict[str, Any]], open_reviews: set[int]) -> list[dict[str, Any]]:
+    """The events of a digest in sections (`SECTIONS`), each grouped by place: recorded
+    status changes apart from page changes whose review item is still open when the
+    digest is built (`open_reviews`); empty sections are left out."""
+    parts: dict[str, list[dict[str, Any]]] = {key: [] for key, _ in SECTIONS}
+    for v in views:
+        if v["kind"] in RECORDED_KINDS:
+            parts["recorded"].append(v)
+        elif v.get("review_id") in open_reviews:
+            parts["review"].append(v)
+        else:
+            parts["other"].append(v)
+    return [
+        {"key": key, "title": title, "count": len(parts[key]), "groups": group_by_place(parts[key])}
+        for key, title in SECTIONS
+        if parts[key]
+    ]

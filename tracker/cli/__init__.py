@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "history": "tracker.cli.core:history",
     "list": "tracker.cli.core:list_places",
     "record": "tracker.cli.record:record",
+    "review": "tracker.cli.review:review",
     "pending": "tracker.cli.record:pending",
     "places": "tracker.cli.record:places",
     "export": "tracker.cli.export:export",
@@ -54,6 +55,7 @@ SUMMARIES: dict[str, str] = {
     "history": "Show every record ever held for PLACE, oldest knowledge first.",
     "list": "List places with their effective status (all places by default).",
     "record": "Record that PLACE has STATUS from a date, with its citation and source.",
+    "review": "List open review items (all, or of PLACE and the places under it), oldest first.",
     "pending": "List pending measures (bills, notices), for PLACE and the levels above it, or all.",
     "places": "Find places whose code, OCD id or name contains TEXT.",
     "export": "Export every place's status as json, csv, ndjson, shipping, atom or html.",
@@ -65,15 +67,15 @@ SUMMARIES: dict[str, str] = {
     "subscribe": "Subscribe EMAIL to alerts (double opt-in: a confirmation mail is sent).",
     "subscribers": "List subscribers with their status, filters and cadence.",
     "unsubscribe": "Unsubscribe EMAIL and add it to the suppression list (nothing more is sent).",
-    "digest": "Daily and weekly digests: preview one, or enqueue the due ones now.",
+    "digest": "Daily and weekly digests: preview one, send one now, or enqueue the due ones now.",
     "webhooks": "Webhook endpoints: Standard Webhooks v1 signed JSON POSTs of events.",
     "outbox": "Show undelivered messages (or dead ones), with counts by status.",
     "serve": "Serve the confirm and unsubscribe links of mail over HTTP (until Ctrl-C).",
     "run": "Run the daemon: check due sources, deliver alerts and digests, send reminders, "
     "apply snapshot retention and keep the exports current, until SIGTERM or Ctrl-C.",
     "doctor": "Check the settings, the database, mail (SMTP or the mail folder), the HTTP "
-    "address, the exports folder and the reachability of every source host, each with a "
-    "timeout.",
+    "address, the exports folder and the reachability of every source host, each with"
+    " a timeout.",
     "db": "The database schema: `current`, `upgrade`, `check`.",
 }
 
@@ -126,15 +128,22 @@ def _setup_logging() -> None:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Entry point of the console script and `python -m tracker`."""
+    """Entry point of the console script and `python -m tracker`.
+
+    With `--json` anywhere on the command line, an error is a JSON document on standard
+    error (`{schema, error: {message, hint, exit_code}}`), so a script reads it too."""
     _setup_logging()
+    args = sys.argv[1:] if argv is None else argv
+    as_json = "--json" in args
     try:
         return cli.main(args=argv, prog_name="tracker", standalone_mode=False)
     except TrackerError as err:
-        _fail(str(err), err.hint, err.exit_code)
+        _fail(str(err), err.hint, err.exit_code, as_json)
     except click.exceptions.Abort:
-        _fail("aborted", "", 130)
+        _fail("aborted", "", 130, as_json)
     except click.ClickException as err:
+        if as_json:
+            _fail(err.format_message(), "Run the command with --help.", err.exit_code, True)
         err.show()
         sys.exit(err.exit_code)
     except BrokenPipeError:
@@ -146,10 +155,17 @@ def main(argv: list[str] | None = None) -> Any:
             "This is a bug. Run again with TRACKER_LOG_LEVEL=DEBUG to see the traceback, "
             "and report it.",
             1,
+            as_json,
         )
 
 
-def _fail(message: str, hint: str, code: int) -> None:
+def _fail(message: str, hint: str, code: int, as_json: bool = False) -> None:
+    if as_json:
+        import json
+
+        error = {"message": message, "hint": hint or None, "exit_code": code}
+        click.echo(json.dumps({"schema": "tracker.cli/1", "error": error}), err=True)
+        sys.exit(code)
     click.echo(f"error: {message}", err=True)
     if hint:
         click.echo(f"  {hint}", err=True)

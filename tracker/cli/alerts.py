@@ -198,7 +198,7 @@ def unsubscribe(email: str) -> None:
 
 @click.group()
 def digest() -> None:
-    """Daily and weekly digests: preview one, or enqueue the due ones now."""
+    """Daily and weekly digests: preview one, send one now, or enqueue the due ones now."""
 
 
 @digest.command("preview")
@@ -223,6 +223,39 @@ def preview(email: str, as_html: bool) -> None:
         click.echo(f"{header}: {msg[header]}")
     click.echo("")
     click.echo(built.part("html" if as_html else "plain"))
+
+
+@digest.command("send")
+@click.argument("email")
+def send(email: str) -> None:
+    """Send EMAIL's digest now, with every change waiting for it, and mark it sent.
+
+    What the subscriber will get, for an operator to see: the waiting changes go into
+    this digest and the next regular one starts after them (its time is kept).
+    """
+    from tracker.alerts import digest as digest_mod
+    from tracker.alerts.dispatch import Dispatcher
+    from tracker.alerts.outbox import configured_backoff
+
+    db, cfg = database(), settings()
+    with db.write() as conn:
+        key, count = digest_mod.enqueue_now(conn, email)
+    stats = Dispatcher(db, cfg, backoff=configured_backoff(cfg.retry_delays), keys=(key,)).run()
+    if stats.sent:
+        click.echo(f"sent a digest of {count} change(s) to {email} ({key})")
+        return
+    import sqlalchemy as sa
+
+    from tracker.storage.tables_alerts import OUTBOX
+
+    with db.read() as conn:
+        row = conn.execute(sa.select(OUTBOX).where(OUTBOX.c.key == key)).one()
+    click.echo(
+        f"not sent yet: {row.status}, {row.last_error or 'no error'}; "
+        "it stays in the outbox (`tracker outbox`)",
+        err=True,
+    )
+    raise SystemExit(1)
 
 
 @digest.command("send-due")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import date, datetime
 from typing import Any
 
@@ -67,4 +68,8 @@ def citation(record: dict[str, Any] | None) -> str:
 
 
 def short(text: str, width: int = 60) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+    """`text` cut to `width` with an ellipsis, on a terminal only: piped into another
+    program or a file, every cell stays whole (nothing a script reads is cut)."""
+    if len(text) <= width or not sys.stdout.isatty():
+        return text
+    return text[: width - 1] + "…"

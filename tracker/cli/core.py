@@ -40,11 +40,19 @@ def status(
     federal level): the most restrictive status wins, and the level that decided is
     named. Every level is shown with its citation and source tier.
     """
+    from tracker.law import review
+
     day, when = times(as_of, known_at)
     db = database()
     with db.read() as conn:
         targets = [places_mod.resolve(conn, text) for text in place]
         answers = [effective(conn, p, substance, day, when) for p in targets]
+        # Open review items are a fact of now: shown when answering with current knowledge.
+        items = review.open_by_place(conn) if when is None else {}
+    reviews = [
+        review.under_review(items, a.place.code, a.decided_by.code if a.decided_by else None)
+        for a in answers
+    ]
     if as_json:
         echo_json(
             {
@@ -52,14 +60,33 @@ def status(
                 "as_of": day.isoformat(),
                 "known_at": when.isoformat() if when else None,
                 "substance": substance,
-                "results": [a.to_dict() for a in answers],
+                "results": [
+                    {**a.to_dict(), "under_review": r}
+                    for a, r in zip(answers, reviews, strict=True)
+                ],
             }
         )
         return
-    click.echo("\n\n".join(_render_answer(a) for a in answers))
+    click.echo("\n\n".join(_render_answer(a, r) for a, r in zip(answers, reviews, strict=True)))
 
 
-def _render_answer(a: Answer) -> str:
+def _review_lines(under: dict[str, Any]) -> list[str]:
+    lines = [
+        paint(
+            f"  UNDER REVIEW since {under['since'][:16].replace('T', ' ')} UTC", "yellow", bold=True
+        )
+        + ": an official page changed; this answer may be out of date"
+    ]
+    for i in under["items"]:
+        lines.append(
+            f"    item #{i['id']}: change #{i['change']} of {i['source']} ({i['place']})"
+            + (f", mentions {', '.join(i['keywords'])}" if i["keywords"] else "")
+            + f" · tracker review {i['id']}"
+        )
+    return lines
+
+
+def _render_answer(a: Answer, under: dict[str, Any] | None = None) -> str:
     known = (
         f"as known at {a.known_at.isoformat(timespec='seconds')}" if a.known_at else "as known now"
     )
@@ -70,16 +97,20 @@ def _render_answer(a: Answer) -> str:
     status = status_text(a.status.upper(), a.min_age)
     if a.decided_by is None:
         lines.append(f"  {status}  no record at any level")
+        lines += _review_lines(under) if under else []
     elif a.record is None:
         lines.append(
             f"  {status}  no record for {places_mod.label(a.decided_by)}"
             f", {places_mod.level_name(a.decided_by)} level"
         )
+        lines += _review_lines(under) if under else []
     else:
         lines.append(
             f"  {status}  decided by {places_mod.label(a.decided_by)}"
             f", {places_mod.level_name(a.decided_by)} level"
         )
+        if under:
+            lines += _review_lines(under)
         rec = a.record
         inst = rec["instrument"]
         lines.append(f"  {inst['type'] or 'instrument'}: {citation(rec)}")

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from tracker.cli.alerts import importance_option, kind_option, place_option, substance_option
+from tracker.cli.common import short
 from tracker.cli.context import database, settings
 from tracker.cli.output import SCHEMA, echo_json, json_option, table
 
@@ -193,7 +194,7 @@ def outbox(ctx: click.Context, dead: bool, as_json: bool) -> None:
                 r.recipient,
                 str(r.attempts),
                 r.due_at.isoformat(timespec="seconds"),
-                (r.last_error or "-")[:60],
+                short(r.last_error or "-", 60),
             ]
             for r in rows
         ]

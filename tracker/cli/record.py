@@ -13,9 +13,8 @@ from tracker.errors import UsageError
 from tracker.law import places as places_mod
 from tracker.law.belief import Belief
 from tracker.law.dates import PartialDate
-from tracker.law.effective import effective, place_dict
+from tracker.law.effective import place_dict
 from tracker.law.history import record_belief
-from tracker.timeutil import utcnow
 from tracker.vocab import INSTRUMENT_TYPES, STATUSES
 
 # ---------------------------------------------------------------- record
@@ -44,6 +43,31 @@ def _partial(value: str | None, option: str) -> PartialDate | None:
         ) from None
 
 
+def _change_number(text: str) -> int:
+    if not text.lstrip("#").isdigit():
+        raise UsageError(f"invalid --change {text!r}", "Give a number from `tracker review`.")
+    return int(text.lstrip("#"))
+
+
+def _page(proof: object) -> str:
+    from tracker.law.review import Evidence
+
+    assert isinstance(proof, Evidence)
+    return proof.source_url
+
+
+def operator() -> str:
+    """Who runs this command, as kept with what it closes: `login@host`."""
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container without /etc/passwd entry)
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
 @click.command()
 @click.argument("place")
 @click.argument("status", type=click.Choice(STATUSES[:-1], case_sensitive=False))
@@ -57,15 +81,25 @@ def _partial(value: str | None, option: str) -> PartialDate | None:
 @click.option("--to", "valid_to", metavar="DATE", help="When it stopped applying (exclusive).")
 @click.option("--citation", required=True, help="Citation of the instrument.")
 @click.option(
-    "--source", "source_url", required=True, metavar="URL", help="URL of the source that shows it."
+    "--source",
+    "source_url",
+    metavar="URL",
+    help="URL of the source that shows it (with --change: the watched page by default).",
+)
+@click.option(
+    "--change",
+    "change",
+    metavar="N",
+    help="A detected page change (`tracker review`, `tracker changes`) as the evidence: the "
+    "watched page is the source, its changed lines the quote; closes its review item.",
 )
 @click.option(
     "--tier",
     type=click.Choice(["official", "secondary"], case_sensitive=False),
-    default="secondary",
-    show_default=True,
-    help="official: legislature, agency, gazette; secondary: reputable press.",
+    help="official: legislature, agency, gazette; secondary: reputable press. Default "
+    "secondary; with --change, official when the page is a shipped official source.",
 )
+@click.option("--by", "by", metavar="NAME", help="Who records it (default: user@host).")
 @click.option(
     "--type",
     "instrument_type",
@@ -90,8 +124,10 @@ def record(
     valid_from: str,
     valid_to: str | None,
     citation: str,
-    source_url: str,
-    tier: str,
+    source_url: str | None,
+    change: str | None,
+    tier: str | None,
+    by: str | None,
     instrument_type: str | None,
     title: str | None,
     min_age: int | None,
@@ -105,13 +141,25 @@ def record(
 
     The new record supersedes what overlaps it (history keeps the old) and a
     `status_changed` event is written in the same transaction. Prints the effective
-    status before and after, today and on the --from date.
+    status before and after, today and on the --from date. With --change N the record
+    cites the watched page of that change and closes its review item (who and when
+    are kept with the item).
     """
+    from tracker.law import review
+
     start, end = _partial(valid_from, "--from"), _partial(valid_to, "--to")
     assert start is not None
+    change_id = _change_number(change) if change is not None else None
+    if source_url is None and change_id is None:
+        raise UsageError("missing --source", "Give --source URL, or --change N to cite a change.")
     db = database()
+    closed: list[int] = []
     with db.write() as conn:
         target = places_mod.resolve(conn, place)
+        proof = review.evidence(conn, change_id) if change_id is not None else None
+        if tier is None:
+            official = proof is not None and proof.source_origin.startswith("shipped:")
+            tier = "official" if official else "secondary"
         try:
             belief = Belief(
                 place_code=target.code,
@@ -127,15 +175,26 @@ def record(
                 instrument_type=instrument_type,
                 instrument_citation=citation.strip(),
                 instrument_title=title,
-                source_url=_url(source_url, "--source"),
+                source_url=_url(source_url, "--source") if source_url else _page(proof),
+                source_title=proof.source_title if proof else None,
+                source_quote=proof.quote if proof else None,
+                source_date=proof.detected_on if proof else None,
                 note=note,
             )
         except ValueError as exc:
             raise UsageError(str(exc), "Fix the option named above.") from None
-        days = sorted({utcnow().date(), start.value})
-        before = [effective(conn, target, belief.substance, d, with_pending=False) for d in days]
         done = record_belief(conn, belief)
-        after = [effective(conn, target, belief.substance, d, with_pending=False) for d in days]
+        before, after = done.before, done.after
+        if change_id is not None:
+            closed = review.close_recorded(
+                conn,
+                change_id,
+                target.code,
+                by=by or operator(),
+                record_id=done.inserted[0] if done.inserted else None,
+                event_id=done.event_id,
+                reason=None if done.inserted else "the same record was already current",
+            )
     if as_json:
         echo_json(
             {
@@ -146,6 +205,8 @@ def record(
                 "event": done.event_id,
                 "before": [a.to_dict() for a in before],
                 "after": [a.to_dict() for a in after],
+                "change": change_id,
+                "reviews_closed": closed,
             }
         )
         return
@@ -161,6 +222,12 @@ def record(
             f"  on {b.as_of.isoformat()}: {status_text(b.status, b.min_age)}"
             f" -> {status_text(a.status, a.min_age)}"
             + (f" (decided by {places_mod.label(a.decided_by)})" if a.decided_by else "")
+        )
+    if change_id is not None:
+        click.echo(
+            f"  review item(s) {', '.join(f'#{i}' for i in closed)} of change #{change_id} closed"
+            if closed
+            else f"  change #{change_id} had no open review item for {target.code}"
         )
 
 

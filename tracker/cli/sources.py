@@ -1,4 +1,5 @@
-"""Commands for the watched official pages: `tracker sources` (list), `add`, `test`."""
+"""Commands for the watched official pages: `tracker sources` (list), `add`, `test`,
+`disable`, `enable`."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ import sqlalchemy as sa
 from tracker.cli.context import database, settings
 from tracker.cli.output import SCHEMA, echo_json, json_option, paint, table
 from tracker.cli.watch_common import ts
+from tracker.errors import TrackerError
 from tracker.law import places as places_mod
 from tracker.paths import jurisdictions_dir
 
 
 class _SourcesGroup(click.Group):
-    """`tracker sources [PLACE]` lists; `tracker sources add|test ...` are subcommands."""
+    """`tracker sources [PLACE]` lists; `tracker sources add|test|disable|enable ...` are
+    subcommands."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and not args[0].startswith("-"):
@@ -31,9 +34,10 @@ class _SourcesGroup(click.Group):
 def sources(ctx: click.Context, as_json: bool) -> None:
     """List watched official pages (all, or those of PLACE and the places under it).
 
-    Usage: tracker sources [PLACE] | tracker sources add ... | tracker sources test SOURCE.
-    Sources are data: jurisdictions/sources/*.yaml (shipped) and <data_dir>/sources.yaml
-    (yours, see `tracker sources add`). Problems in those files are listed at the end.
+    Usage: tracker sources [PLACE] | tracker sources add ... | tracker sources test SOURCE
+    | tracker sources disable|enable KEY. Sources are data: jurisdictions/sources/*.yaml
+    (shipped) and <data_dir>/sources.yaml (yours, see `tracker sources add`). Problems in
+    those files are listed at the end.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -42,6 +46,10 @@ def sources(ctx: click.Context, as_json: bool) -> None:
 
     db, s = database(), settings()
     report = sources_mod.sync(db, jurisdictions_dir(), s.data_path)
+    try:
+        off = sorted(sources_mod.disabled_keys(s.data_path))
+    except TrackerError:
+        off = []  # reported among the problems by sync
     place = ctx.meta.get("sources_place")
     with db.read() as conn:
         query = sa.select(SOURCE).where(SOURCE.c.active).order_by(SOURCE.c.place_code, SOURCE.c.key)
@@ -54,6 +62,7 @@ def sources(ctx: click.Context, as_json: bool) -> None:
             {
                 "schema": SCHEMA,
                 "sources": [_source_dict(r) for r in rows],
+                "disabled": off,
                 "problems": [str(p) for p in report.problems],
             }
         )
@@ -74,6 +83,10 @@ def sources(ctx: click.Context, as_json: bool) -> None:
     ]
     click.echo(table(["source", "place", "kind", "every", "last check", "state", "url"], body))
     click.echo(f"{len(rows)} sources")
+    if off:
+        click.echo(f"disabled ({len(off)}): {', '.join(off)}; `tracker sources enable KEY`")
+    if not s.shipped_sources:
+        click.echo("shipped sources are off (shipped_sources = false)")
     for problem in report.problems:
         click.echo(paint(f"problem: {problem}", "red"), err=True)
 
@@ -106,7 +119,21 @@ def _source_dict(r: Any) -> dict[str, Any]:
 @click.option(
     "--kind", default="html", show_default=True, help="html, pdf, json, federal_register, feed."
 )
-@click.option("--title", help="A name for the page.")
+@click.option(
+    "--ignore",
+    multiple=True,
+    metavar="REGEX",
+    help="Text to drop before comparing (a regex; may match part of a line); repeatable.",
+)
+@click.option(
+    "--keyword",
+    "keywords",
+    multiple=True,
+    metavar="WORD",
+    help="A word that makes a change relevant, besides the kratom terms; repeatable.",
+)
+@click.option("--key", metavar="KEY", help="The source's key (default: from place and URL).")
+@click.option("--title", help="A name for the page (default: from place and URL).")
 def sources_add(
     place: str,
     url: str,
@@ -115,9 +142,16 @@ def sources_add(
     every: str | None,
     cron: str | None,
     kind: str,
+    ignore: Sequence[str],
+    keywords: Sequence[str],
+    key: str | None,
     title: str | None,
 ) -> None:
-    """Watch URL for PLACE; kept in your own sources file, not in the shipped data."""
+    """Watch URL for PLACE; kept in your own sources file, not in the shipped data.
+
+    The key and title are derived from the place and the URL unless given
+    (`us-ri-21-28.12-5`); `tracker sources test KEY` then shows what it extracts.
+    """
     from tracker.netguard import check_url
     from tracker.watch import sources as sources_mod
     from tracker.watch.operator_sources import add_operator_source
@@ -138,10 +172,50 @@ def sources_add(
             every=every,
             cron=cron,
             root=jurisdictions_dir(),
+            key=key,
+            ignore=tuple(ignore),
+            keywords=tuple(keywords),
         )
     sources_mod.sync(db, jurisdictions_dir(), s.data_path)
     click.echo(f"added {spec.key} to {s.data_path / sources_mod.OPERATOR_FILE}")
+    click.echo(f"  title: {spec.title}")
     click.echo(f"  try it: tracker sources test {spec.key}")
+
+
+def _switch(key: str, enabled: bool) -> None:
+    from tracker.watch import sources as sources_mod
+    from tracker.watch.operator_sources import set_enabled
+
+    db, s = database(), settings()
+    root = jurisdictions_dir()
+    # Every file, the shipped ones too even when shipped_sources is off.
+    files = [(p, f"shipped:sources/{p.name}") for p in sorted((root / "sources").glob("*.yaml"))]
+    files += [f for f in sources_mod.source_files(root, s.data_path) if f[1] == "operator"]
+    known, _, _ = sources_mod.load_specs(files)
+    changed = set_enabled(s.data_path, key, enabled, {k.key for k in known})
+    sources_mod.sync(db, root, s.data_path)
+    state = "enabled" if enabled else "disabled"
+    click.echo(f"{key} {state}" if changed else f"{key} was already {state}")
+    if changed:
+        click.echo(f"  kept in {s.data_path / sources_mod.OPERATOR_FILE} (`disabled:`)")
+
+
+@sources.command("disable")
+@click.argument("key")
+def sources_disable(key: str) -> None:
+    """Stop watching source KEY (shipped or yours); its history stays.
+
+    Kept in your own sources file (`disabled:`), never in the shipped data, so it
+    survives upgrades; `tracker sources enable KEY` undoes it.
+    """
+    _switch(key, False)
+
+
+@sources.command("enable")
+@click.argument("key")
+def sources_enable(key: str) -> None:
+    """Watch source KEY again after `tracker sources disable KEY`."""
+    _switch(key, True)
 
 
 @sources.command("test")

@@ -11,6 +11,7 @@ from typing import Any
 import click
 import sqlalchemy as sa
 
+from tracker.cli.common import short
 from tracker.cli.context import database, settings
 from tracker.cli.output import SCHEMA, echo_json, json_option, paint, table
 from tracker.cli.watch_common import OUTCOME_COLOURS, OUTCOMES, ts
@@ -23,7 +24,8 @@ from tracker.paths import jurisdictions_dir
 def _change_note(r: Any) -> str:
     if not r.change_id:
         return ""
-    return f"change #{r.change_id} ({r.importance}) {', '.join(r.keywords)}".strip()
+    note = f"change #{r.change_id} ({r.importance}) {', '.join(r.keywords)}".strip()
+    return note + (f"; undoes change #{r.reverts}" if r.reverts else "")
 
 
 @click.command()
@@ -80,7 +82,7 @@ def check(source: Sequence[str], as_json: bool) -> None:
                 paint(r.outcome, OUTCOME_COLOURS.get(r.outcome)),
                 str(r.status_code or "-"),
                 f"{r.duration_ms} ms",
-                (r.error or "")[:80] or _change_note(r),
+                short(r.error or "", 80) or _change_note(r),
             ]
             for r in report.results
         ]
@@ -137,6 +139,7 @@ def changes(place: str | None, since: str | None, as_json: bool) -> None:
             "removed": r.removed,
             "too_large": r.too_large,
             "event_id": r.event_id,
+            "reverts": r.reverts_change_id,
         }
         for r in rows
     ]
@@ -157,7 +160,8 @@ def changes(place: str | None, since: str | None, as_json: bool) -> None:
                     i["source"],
                     paint(i["importance"], "yellow" if i["importance"] == "relevant" else None),
                     "too large" if i["too_large"] else f"+{i['added']} -{i['removed']}",
-                    ", ".join(i["keywords"]) or "-",
+                    (", ".join(i["keywords"]) or "-")
+                    + (f" (undoes #{i['reverts']})" if i["reverts"] else ""),
                 ]
                 for i in items
             ],

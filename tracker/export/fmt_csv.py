@@ -44,6 +44,8 @@ COLUMNS: tuple[str, ...] = (
     "verify",
     "last_verified",
     "pending",
+    "under_review_since",
+    "review_items",
 )
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -92,6 +94,11 @@ def row_of(entry: Entry) -> dict[str, Any]:
         "verify": d["verify"],
         "last_verified": d["last_verified"],
         "pending": "; ".join(f"{p['measure']} ({p['stage']})" for p in d["pending"]),
+        "under_review_since": (d["under_review"] or {}).get("since"),
+        "review_items": "; ".join(
+            f"#{i['id']} change #{i['change']} ({i['place']})"
+            for i in (d["under_review"] or {}).get("items", [])
+        ),
     }
 
 

@@ -8,9 +8,10 @@
 Places with status `legal` or `unknown` are in neither list (the `csv` and `json` exports
 have every place). Each row names the place by code, OCD id, country (ISO 3166-1) and US
 subdivision (ISO 3166-2) so shop software can match an address at any level, and carries
-the citation, source tier and last-verified time. The CSV has one header row and a
-`list` column; the JSON document (`tracker.shipping/1`, schema in `tracker/schemas/`)
-has the two lists as arrays.
+the citation, source tier and last-verified time, and since when the place is under
+review (an official page changed and awaits review; empty otherwise). The CSV has one
+header row and a `list` column; the JSON document (`tracker.shipping/1`, schema in
+`tracker/schemas/`) has the two lists as arrays.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ FIELDS: tuple[str, ...] = (
     "source_tier",
     "verify",
     "last_verified",
+    "under_review_since",
 )
 
 _ORDER = {"country": 0, "state": 1, "district": 1, "territory": 1, "county": 2, "city": 3}

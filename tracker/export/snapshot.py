@@ -26,6 +26,7 @@ from tracker.law.dates import PartialDate
 from tracker.law.effective import Answer, effective_all, pending
 from tracker.law.history import record_dict
 from tracker.law.places import level_name
+from tracker.law.review import open_by_place, under_review
 from tracker.storage.tables_core import EVENT, STATUS
 from tracker.timeutil import today_utc, utcnow
 from tracker.vocab import SUBSTANCE_COVERED_BY
@@ -45,6 +46,8 @@ class Entry:
     answer: Answer
     last_verified: datetime | None
     pending: list[dict[str, Any]] = field(default_factory=list)
+    # Open review items of the place or its deciding level (`law.review.under_review`).
+    under_review: dict[str, Any] | None = None
 
     @property
     def code(self) -> str:
@@ -80,6 +83,7 @@ class Entry:
             "levels": [_level_dict(lvl) for lvl in d["levels"]],
             "related": [_brief(r) for r in a.related],
             "pending": self.pending,
+            "under_review": self.under_review,
         }
 
 
@@ -171,6 +175,7 @@ def build_snapshot(
     wanted = set(needs)
     answers = effective_all(conn, substance, as_of)
     verified = last_verified(conn, answers)
+    reviews = open_by_place(conn)
     by_place: dict[str, list[dict[str, Any]]] = {}
     for item in pending(conn, None):
         by_place.setdefault(item["place"], []).append(item)
@@ -178,7 +183,10 @@ def build_snapshot(
     for a in answers:
         chain = [lvl.place.code for lvl in a.levels]
         items = [p for code in chain for p in by_place.get(code, [])]
-        entries.append(Entry(a, verified[a.place.code], items))
+        decider = a.decided_by.code if a.decided_by else None
+        entries.append(
+            Entry(a, verified[a.place.code], items, under_review(reviews, a.place.code, decider))
+        )
     snap = Snapshot(substance, as_of, now or utcnow(), entries)
     if "history" in wanted:
         snap.history = _history(conn)

@@ -108,6 +108,8 @@ def _place(e: Entry, snap: Snapshot, anchors: dict[str, str]) -> dict[str, Any]:
     decider = a.decided_by
     texts = [e.code, a.place.name, label(a.place), a.place.ocd_id or "", a.status]
     texts.append(citation(rec))
+    if e.under_review:
+        texts.append("under review")
     return {
         "anchor": anchors[e.code],
         "code": e.code,
@@ -152,6 +154,21 @@ def _place(e: Entry, snap: Snapshot, anchors: dict[str, str]) -> dict[str, Any]:
         "search": " ".join(t for t in texts if t).lower(),
         # Nothing recorded anywhere in the chain: the details say so in one line.
         "empty": not history and not any(lvl.record or lvl.expired for lvl in a.levels),
+        "review": _review(e.under_review),
+    }
+
+
+def _review(under: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An open review of the place (or its deciding level), as the page shows it."""
+    if not under:
+        return None
+    return {
+        "since": _when(under["since"]),
+        # Not `items`: the template would find the dict method of that name.
+        "changes": [
+            {"id": i["id"], "change": i["change"], "source": i["source"] or "a watched page"}
+            for i in under["items"]
+        ],
     }
 
 

@@ -1,8 +1,9 @@
 """law: what the law is, where, when, and as known when.
 
 Owns places (`places`: countries, US states, counties and cities), the bitemporal status
-history (`belief`, `history`), the effective status of a place across its chain
-(`effective`), dates with their precision (`dates`), the reviewed data files in
+history (`belief`, `history`; its read side `asof`), the review loop (`review`: places
+under review after their official page changed), the effective status of a place across
+its chain (`effective`), dates with their precision (`dates`), the reviewed data files in
 `jurisdictions/` (`datafile`, `recordfile`, `loader`), the calendar events of recorded
 rules (`reminders`) and opening a database ready for use (`bootstrap`).
 

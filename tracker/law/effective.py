@@ -24,10 +24,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from tracker.law import places as places_mod
+from tracker.law.asof import known_filter, record_dict, rows_at, valid_filter
 from tracker.law.dates import column_text
-from tracker.law.history import record_dict, rows_at
 from tracker.law.places import label, level_name
-from tracker.storage.tables_core import PENDING, Place
+from tracker.storage.tables_core import PENDING, STATUS, Place
 from tracker.vocab import RESTRICTIVENESS, SUBSTANCE_COVERED_BY, SUBSTANCES
 
 
@@ -191,6 +191,35 @@ def effective(
     if with_pending:
         answer.pending = pending(conn, [p.code for p in chain], known_at)
     return answer
+
+
+def answers_on(
+    conn: Connection, place: Place, substance: str, days: Sequence[date], chain: Sequence[Place]
+) -> list[Answer]:
+    """`effective` (as known now, without pending measures) for several days of one place
+    whose `chain` was read already, with one query in all: recording a belief asks for the
+    answers before and after on two days, for every record a data file loads."""
+    codes = [p.code for p in chain]
+    rows = list(
+        conn.execute(
+            sa.select(STATUS).where(
+                STATUS.c.place_code.in_(codes),
+                STATUS.c.substance.in_(list(SUBSTANCES)),
+                known_filter(None),
+                sa.or_(*[valid_filter(d) for d in days]),
+            )
+        )
+    )
+    out = []
+    for d in days:
+        valid = [
+            r
+            for r in rows
+            if (r.valid_from is None or r.valid_from <= d)
+            and (r.valid_to is None or r.valid_to > d)
+        ]
+        out.append(decide(place, chain, _group(valid), substance, d, None))
+    return out
 
 
 def effective_all(

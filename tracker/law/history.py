@@ -20,11 +20,27 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from tracker.alerts import events
+from tracker.law import places
+from tracker.law.asof import known_filter, record_dict, rows_at, valid_filter
 from tracker.law.belief import Belief, bounds, end_of, gaps, overlaps, start_of
-from tracker.law.dates import column_text
+from tracker.law.effective import Answer, answers_on
 from tracker.storage.engine import knowledge_time
 from tracker.storage.tables_core import PLACE, STATUS
-from tracker.vocab import RESTRICTIVENESS
+
+# The read side lives in `asof`; these names stay importable from here.
+__all__ = [
+    "Recorded",
+    "answer_days",
+    "current_rows",
+    "first_knowledge_time",
+    "history_rows",
+    "known_filter",
+    "record_belief",
+    "record_dict",
+    "retract",
+    "rows_at",
+    "valid_filter",
+]
 
 
 @dataclass
@@ -36,6 +52,11 @@ class Recorded:
     superseded: list[int] = field(default_factory=list)
     event_id: int | None = None
     unchanged: bool = False
+    # Effective answers of the place for the recorded substance on `answer_days`, before
+    # and after (what the event says and `tracker record` prints); empty when no event
+    # was asked for.
+    before: list[Answer] = field(default_factory=list)
+    after: list[Answer] = field(default_factory=list)
 
 
 _CONTENT = [
@@ -82,7 +103,8 @@ def record_belief(
     for the parts of its valid time that no current row covers (how seed-document claims
     are loaded, so they never override cited records). A belief equal to a current row
     over the same span changes nothing. A `status_changed` event is written in the same
-    transaction unless `emit` is False.
+    transaction unless `emit` is False (or the place is unknown); its before and after
+    are the place's effective answers (`Recorded.before`, `Recorded.after`).
 
     The knowledge time is `knowledge_time(conn, now)`, or `at` when the caller records
     several beliefs as one act (a data file) and got `at` from `knowledge_time` in this
@@ -91,6 +113,11 @@ def record_belief(
     _lock_place(conn, belief.place_code)
     t = at or knowledge_time(conn, now)
     result = Recorded(t)
+    place = places.get(conn, belief.place_code) if emit else None
+    days = answer_days(belief, t.date())
+    chain = places.chain_of(conn, place) if place is not None else []
+    if place is not None:
+        result.before = answers_on(conn, place, belief.substance, days, chain)
     span = (belief.valid_from, belief.valid_to)
     current = current_rows(conn, belief.place_code, belief.substance)
     touching = [r for r in current if overlaps(bounds(r), span)]
@@ -100,6 +127,7 @@ def record_belief(
         pieces = gaps(span, [bounds(r) for r in current])
         if not pieces:
             result.unchanged = True
+            result.after = result.before
             return result
         first_id: int | None = None
         for lo, hi in pieces:
@@ -113,6 +141,7 @@ def record_belief(
             for r in touching
         ):
             result.unchanged = True
+            result.after = result.before
             return result
         for r in touching:
             if r.recorded_at == t:
@@ -141,8 +170,9 @@ def record_belief(
                 right = {**keep, "valid_from": end.value, "valid_from_precision": end.precision}
                 result.inserted.append(_insert(conn, right, t, assertion))
 
-    if emit:
-        result.event_id = _emit_change(conn, belief, touching, t, fill_gaps)
+    if place is not None:
+        result.after = answers_on(conn, place, belief.substance, days, chain)
+        result.event_id = _emit_change(conn, belief, result.before, result.after, t, fill_gaps)
     return result
 
 
@@ -169,26 +199,63 @@ def retract(conn: Connection, assertion_id: int, *, now: datetime | None = None)
     return ids
 
 
+def answer_days(belief: Belief, today: date) -> list[date]:
+    """The days whose effective answers a record is judged by: today and the first day of
+    the new rule (`tracker record` prints both, and its event carries both)."""
+    return sorted({today, belief.valid_from.value} if belief.valid_from else {today})
+
+
+def _brief(a: Answer) -> dict[str, Any]:
+    return {
+        "as_of": a.as_of.isoformat(),
+        "status": a.status,
+        "min_age": a.min_age,
+        "decided_by": a.decided_by.code if a.decided_by else None,
+    }
+
+
+def _text(status: str, min_age: int | None) -> str:
+    return status + (f" ({min_age}+)" if min_age else "")
+
+
 def _emit_change(
-    conn: Connection, belief: Belief, before: Sequence[Row[Any]], t: datetime, fill_gaps: bool
+    conn: Connection,
+    belief: Belief,
+    before: Sequence[Answer],
+    after: Sequence[Answer],
+    t: datetime,
+    fill_gaps: bool,
 ) -> int | None:
-    old = sorted({r.status for r in before}, key=lambda s: -RESTRICTIVENESS[s]) or ["unknown"]
-    old_ages = sorted({r.min_age for r in before if r.min_age is not None})
-    changed = old != [belief.status] or old_ages != ([belief.min_age] if belief.min_age else [])
+    """The `status_changed` event: its before and after are the effective answers of the
+    place (its whole chain, for the recorded substance), on the first day of the new
+    rule (today when it has no start), exactly as `tracker record` prints them."""
+    pairs = list(zip(before, after, strict=True))
+    head = next(
+        (p for p in pairs if belief.valid_from and p[0].as_of == belief.valid_from.value),
+        pairs[-1],
+    )
+    b, a = head
+    changed = any((x.status, x.min_age) != (y.status, y.min_age) for x, y in pairs)
     importance = "major" if changed and not fill_gaps else "minor"
     place = conn.execute(sa.select(PLACE.c.name).where(PLACE.c.code == belief.place_code)).scalar()
+    own = _text(belief.status, belief.min_age)
     title = (
-        f"{place}: {belief.substance} {'/'.join(old)} -> {belief.status}"
-        + (f" ({belief.min_age}+)" if belief.min_age else "")
+        f"{place}: {belief.substance} {_text(b.status, b.min_age)} -> {_text(a.status, a.min_age)}"
+        + (f" (recorded {own})" if own != _text(a.status, a.min_age) else "")
         + (f" from {belief.valid_from}" if belief.valid_from else "")
     )
     payload = {
         "place": belief.place_code,
         "place_name": place,
         "substance": belief.substance,
-        "old_status": old,
-        "new_status": belief.status,
-        "min_age": belief.min_age,
+        "as_of": b.as_of.isoformat(),
+        "old_status": [b.status],
+        "old_min_age": b.min_age,
+        "new_status": a.status,
+        "min_age": a.min_age,
+        "answers": [{"before": _brief(x), "after": _brief(y)} for x, y in pairs],
+        "recorded_status": belief.status,
+        "recorded_min_age": belief.min_age,
         "valid_from": str(belief.valid_from) if belief.valid_from else None,
         "valid_to": str(belief.valid_to) if belief.valid_to else None,
         "expires": str(belief.expires) if belief.expires else None,
@@ -215,39 +282,6 @@ def _emit_change(
 # ---------------------------------------------------------------- queries
 
 
-def known_filter(known_at: datetime | None) -> Any:
-    """Rows believed at `known_at` (None: now, using the partial index of current rows)."""
-    if known_at is None:
-        return STATUS.c.superseded_at.is_(None)
-    return sa.and_(
-        STATUS.c.recorded_at <= known_at,
-        sa.or_(STATUS.c.superseded_at.is_(None), STATUS.c.superseded_at > known_at),
-    )
-
-
-def valid_filter(as_of: date) -> Any:
-    return sa.and_(
-        sa.or_(STATUS.c.valid_from.is_(None), STATUS.c.valid_from <= as_of),
-        sa.or_(STATUS.c.valid_to.is_(None), STATUS.c.valid_to > as_of),
-    )
-
-
-def rows_at(
-    conn: Connection,
-    place_codes: Sequence[str] | None,
-    substances: Sequence[str],
-    as_of: date,
-    known_at: datetime | None,
-) -> list[Row[Any]]:
-    """Rows valid on `as_of` as known at `known_at`, for some places (None: all)."""
-    q = sa.select(STATUS).where(
-        STATUS.c.substance.in_(list(substances)), valid_filter(as_of), known_filter(known_at)
-    )
-    if place_codes is not None:
-        q = q.where(STATUS.c.place_code.in_(list(place_codes)))
-    return list(conn.execute(q))
-
-
 def history_rows(conn: Connection, place_code: str) -> list[Row[Any]]:
     """Every row ever recorded for a place, in knowledge-time then valid-time order."""
     return list(
@@ -266,44 +300,3 @@ def history_rows(conn: Connection, place_code: str) -> list[Row[Any]]:
 
 def first_knowledge_time(conn: Connection) -> datetime | None:
     return conn.execute(sa.select(sa.func.min(STATUS.c.recorded_at))).scalar()
-
-
-def record_dict(row: Row[Any] | dict[str, Any]) -> dict[str, Any]:
-    """The documented JSON shape of one status record."""
-    m = row._mapping if isinstance(row, Row) else row
-
-    def pd(name: str) -> str | None:
-        return column_text(m, name)
-
-    return {
-        "id": m["id"],
-        "assertion_id": m["assertion_id"],
-        "place": m["place_code"],
-        "substance": m["substance"],
-        "status": m["status"],
-        "min_age": m["min_age"],
-        "conditions": list(m["conditions"] or []),
-        "valid_from": pd("valid_from"),
-        "valid_to": pd("valid_to"),
-        "expires": pd("expires"),
-        "instrument": {
-            "type": m["instrument_type"],
-            "citation": m["instrument_citation"],
-            "title": m["instrument_title"],
-            "url": m["instrument_url"],
-            "enacted": pd("instrument_enacted"),
-        },
-        "source": {
-            "url": m["source_url"],
-            "document": m["source_document"],
-            "title": m["source_title"],
-            "quote": m["source_quote"],
-            "date": pd("source_date"),
-            "tier": m["source_tier"],
-        },
-        "note": m["note"],
-        "verify": bool(m["verify"]),
-        "origin": m["origin"],
-        "recorded_at": m["recorded_at"].isoformat(),
-        "superseded_at": m["superseded_at"].isoformat() if m["superseded_at"] else None,
-    }

@@ -3,8 +3,9 @@
 `DaemonConfig.from_settings(settings)` raises ConfigError (exit 2) for values that make
 no sense together (a lease shorter than a poll, a negative interval, ...), before the
 daemon touches anything. `apply_policy(settings)` installs the process-wide scheduling
-policy (`tracker.watch.policy`: `min_every`, `check_jitter`); the CLI and the daemon call it
-so that `tracker sources`, `tracker check` and `tracker run` accept the same intervals.
+policy (`tracker.watch.policy`: `min_every`, `check_jitter`, `shipped_sources`); the CLI
+and the daemon call it so that `tracker sources`, `tracker check` and `tracker run` accept
+the same intervals and watch the same sources.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ if TYPE_CHECKING:  # the outbox pulls in the alert tables: every CLI command loa
 
 
 def apply_policy(settings: Settings) -> policy.Policy:
-    """Install `min_every` and `check_jitter` for this process. Raises ConfigError."""
+    """Install `min_every`, `check_jitter` and `shipped_sources` for this process.
+    Raises ConfigError."""
     try:
         min_every = interval(settings.min_every)
     except ValueError as exc:
@@ -36,7 +38,9 @@ def apply_policy(settings: Settings) -> policy.Policy:
             f"check_jitter = {jitter} is outside 0..1",
             "It is a fraction of each source's interval: 0 turns jitter off, 0.1 is 10%.",
         )
-    return policy.configure(min_every=min_every, jitter=jitter)
+    return policy.configure(
+        min_every=min_every, jitter=jitter, shipped=bool(settings.shipped_sources)
+    )
 
 
 @dataclass(frozen=True)

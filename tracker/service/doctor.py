@@ -178,13 +178,21 @@ def local_findings(s: Settings) -> list[Finding]:
 
 
 def source_findings(s: Settings, keys: Sequence[str], timeout: float) -> list[Finding]:
+    from tracker.errors import DataFileError
     from tracker.paths import jurisdictions_dir
     from tracker.watch.fetch import Fetcher
     from tracker.watch.hosts import host_key
-    from tracker.watch.sources import load_specs, source_files
+    from tracker.watch.sources import disabled_keys, load_specs, source_files
 
     specs, problems, _ = load_specs(source_files(jurisdictions_dir(), s.data_path))
     found = [Finding("source file", "warn", str(p)) for p in problems]
+    try:  # sources switched off (`tracker sources disable`) are not checked
+        off = disabled_keys(s.data_path)
+    except DataFileError as exc:
+        off = set()
+        found.append(Finding("source file", "warn", str(exc)))
+    if not keys:
+        specs = [sp for sp in specs if sp.key not in off]
     if keys:
         unknown = set(keys) - {sp.key for sp in specs}
         found += [Finding("source", "fail", f"{k}: no such source") for k in sorted(unknown)]

@@ -30,6 +30,7 @@ from tracker.paths import jurisdictions_dir
 from tracker.settings import Settings
 from tracker.storage.engine import Database, bootstrap_lock, dialect_insert
 from tracker.storage.tables_core import EVENT, PENDING, STATUS
+from tracker.storage.tables_review import REVIEW_ITEM
 from tracker.storage.tables_service import DAEMON_REPLICA
 from tracker.storage.tables_watch import SOURCE
 from tracker.timeutil import utcnow
@@ -76,7 +77,9 @@ def fingerprint(db: Database) -> str:
         pending = conn.execute(
             sa.select(sa.func.max(PENDING.c.recorded_at), sa.func.max(PENDING.c.superseded_at))
         ).one()
-    parts = [utcnow().date(), event, *status, *pending]
+        # A review item closed without an event (a dismissal) changes "under review".
+        reviewed = conn.execute(sa.select(sa.func.max(REVIEW_ITEM.c.closed_at))).scalar()
+    parts = [utcnow().date(), event, *status, *pending, reviewed]
     return "v1|" + "|".join("-" if p is None else str(p) for p in parts)
 
 

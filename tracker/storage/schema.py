@@ -93,12 +93,13 @@ def state(db: Database) -> SchemaState:
 
 
 def metadata() -> sa.MetaData:
-    """Every table this code defines: the core (SQLModel), page watching, alerts and the
-    daemon (the migrations' autogenerate target too)."""
+    """Every table this code defines: the core (SQLModel), page watching, alerts, the
+    daemon and the review loop (the migrations' autogenerate target too)."""
     from sqlmodel import SQLModel
 
     import tracker.storage.tables_alerts
     import tracker.storage.tables_core
+    import tracker.storage.tables_review
     import tracker.storage.tables_service
     import tracker.storage.tables_watch  # noqa: F401
 

@@ -12,7 +12,8 @@
 - `page_check`: one row per check (outcome, status code, timing, error).
 - `snapshot`: content-addressed (sha256 of the normalized text) and zlib-compressed.
 - `source_version`: the versions each source has shown (for anti-flap and retention).
-- `page_change`: one row per change, with the unified diff and the HTML diff.
+- `page_change`: one row per change, with the unified diff and the HTML diff; a
+  reported reversal names the change it undid (`reverts_change_id`).
 """
 
 from __future__ import annotations
@@ -124,4 +125,7 @@ PAGE_CHANGE = sa.Table(
     sa.Column("unified_diff", sa.Text, nullable=True),
     sa.Column("html_diff", sa.Text, nullable=True),
     sa.Column("event_id", sa.Integer, nullable=True),
+    # Migration 0007: the change a reported reversal undid (the page went back to a
+    # version seen within `flap_days`); None for a forward change.
+    sa.Column("reverts_change_id", sa.Integer, nullable=True),
 )

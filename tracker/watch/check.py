@@ -78,7 +78,7 @@ def observe(w: Watcher, spec: Spec, row: Any, slot: hosts.HostSlot | None) -> Ob
         obs.outcome = "unchanged"  # identical bytes: no need to extract again
         return obs
     page = Page(resp.body, resp.media_type, resp.charset, resp.url)
-    raw = extract(spec.kind, page, Selectors(spec.select, spec.exclude))
+    raw = extract(spec.kind, page, Selectors(spec.select, spec.exclude, spec.keep_furniture))
     obs.raw_lines = raw
     obs.lines = normalize(raw, spec.rules)
     if not obs.lines:

@@ -18,15 +18,23 @@ slower).
   bomb that inflates to 50 MiB is cut at the cap. A larger Content-Length is refused
   before reading.
 - 404 and 410 mean the page is gone or moved; any other 4xx or 5xx is an error too.
+- A request that got no answer is described by `describe_failure` ("cannot reach the
+  host H: connection refused", "... its name does not resolve", "no answer within
+  N s from H"), never with a library's internals.
 """
 
 from __future__ import annotations
 
 import email.utils
+import errno
+import re
+import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from urllib3 import exceptions as urllib3_exceptions
@@ -149,9 +157,7 @@ class Fetcher:
         except requests.TooManyRedirects:
             raise SourceError("redirect loop (more than 10 redirects)", stage="fetch") from None
         except requests.RequestException as exc:
-            if _timed_out(exc):
-                raise SourceError(f"no answer within {self.timeout:g} s", stage="fetch") from None
-            raise SourceError(f"cannot fetch: {_reason(exc)}", stage="fetch") from None
+            raise SourceError(describe_failure(exc, url, self.timeout), stage="fetch") from None
         try:
             return self._read(r, started)
         finally:
@@ -221,25 +227,57 @@ class Fetcher:
                     )
                 chunks.append(chunk)
         except requests.RequestException as exc:
-            raise SourceError(f"broken response body: {_reason(exc)}", stage="fetch") from None
+            reason = describe_failure(exc, r.url, self.timeout)
+            raise SourceError(f"broken response body: {reason}", stage="fetch") from None
         return b"".join(chunks)
 
 
-def _timed_out(exc: BaseException) -> bool:
-    """True when a timeout is the cause, even wrapped in MaxRetryError by the retries."""
-    if isinstance(exc, requests.Timeout):
-        return True
-    inner = exc.args[0] if exc.args else None
-    reason = getattr(inner, "reason", None)
-    return isinstance(reason, TimeoutError | urllib3_exceptions.TimeoutError)
+def describe_failure(exc: BaseException, url: str, timeout: float) -> str:
+    """What went wrong with a request that got no HTTP answer, in words an operator can
+    act on: `cannot reach the host H: connection refused`, `... its name does not
+    resolve`, `no answer within N s from H`. Never a library's internals (no
+    `HTTPConnectionPool(...)`, no object reprs): the innermost OS or TLS error decides."""
+    host = urlsplit(url).netloc or url
+    if isinstance(exc, requests.exceptions.InvalidSchema | requests.exceptions.InvalidURL):
+        return "cannot fetch: not an http(s) URL (a redirect to another scheme?)"
+    chain: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and cause not in chain:
+        chain.append(cause)
+        inner = getattr(cause, "reason", None)  # urllib3 keeps the cause here
+        cause = inner if isinstance(inner, BaseException) else cause.__cause__ or cause.__context__
+    for err in reversed(chain):  # innermost first
+        if isinstance(err, socket.gaierror) or "resolve" in str(err).lower():
+            return (
+                f"cannot reach the host {host}: its name does not resolve "
+                "(no network, or a wrong address?)"
+            )
+        if isinstance(err, ConnectionRefusedError):
+            return f"cannot reach the host {host}: connection refused (is the server down?)"
+        if isinstance(err, ConnectionResetError | BrokenPipeError):
+            return f"the connection to {host} was cut off"
+        if isinstance(err, ssl.SSLError):
+            reason = getattr(err, "reason", None) or type(err).__name__
+            return f"cannot reach the host {host} securely: TLS failed ({reason})"
+        if isinstance(err, OSError) and err.errno in _UNREACHABLE:
+            return f"cannot reach the host {host}: network unreachable (offline?)"
+        if isinstance(err, TimeoutError | socket.timeout | requests.Timeout):
+            return f"no answer within {timeout:g} s from {host}"
+    if any(isinstance(e, urllib3_exceptions.TimeoutError) for e in chain):
+        return f"no answer within {timeout:g} s from {host}"
+    return f"cannot reach the host {host}: {_reason(exc)}"
+
+
+_UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN}
+# A library's internals in a message: pool reprs, object addresses, "Max retries" noise.
+_INTERNALS = re.compile(
+    r"\w*ConnectionPool\([^)]*\)|<[^<>]* at 0x[0-9a-f]+>|\w+Connection\([^)]*\)|"
+    r"Max retries exceeded with url: \S+|\(Caused by \w+\(|[\"')]+$"
+)
 
 
 def _reason(exc: BaseException) -> str:
-    """The innermost useful message of a requests/urllib3 exception chain."""
-    text = str(exc)
-    inner = exc.__context__ or exc.__cause__
-    while inner is not None and not str(inner):
-        inner = inner.__context__ or inner.__cause__
-    if "Max retries exceeded" in text and inner is not None:
-        text = str(inner)
-    return text[:300]
+    """A short message for an error `describe_failure` does not classify."""
+    text = _INTERNALS.sub(" ", str(exc))
+    text = " ".join(text.replace('("', " ").split()).strip(" :;,('\"")
+    return text[:200] or type(exc).__name__

@@ -7,7 +7,8 @@ cached in the `host` row for `CACHE_FOR`, shared by every replica.
 - 4xx ("unavailable"): everything is allowed.
 - an address the SSRF guard refuses: that `SourceError` is raised (the page's error).
 - 5xx or unreachable: everything is disallowed for now (RFC 9309 section 2.3.1.4); such a
-  result is not cached, so the next check asks again.
+  result is not cached, so the next check asks again. A host that cannot be reached at
+  all is reported as such ("cannot reach the host ..."), not as a robots.txt problem.
 - `Crawl-delay` for our user agent (or `*`) raises the host's minimum delay, up to
   `MAX_CRAWL_DELAY` seconds.
 """
@@ -31,6 +32,7 @@ class Robots:
     status: int  # HTTP status of robots.txt; 0 when unreachable
     text: str | None = None
     fetched_at: datetime | None = None
+    error: str | None = None  # why the host could not be reached (status 0), in words
     _parsed: Any = field(default=None, repr=False)
 
     def fresh(self, now: datetime) -> bool:
@@ -61,6 +63,8 @@ class Robots:
         return None if delay is None else min(float(delay), MAX_CRAWL_DELAY)
 
     def why_not(self) -> str:
+        if self.status == 0 and self.error:
+            return self.error  # "cannot reach the host ...": the host, not robots.txt
         if self.status == 0 or self.status >= 500:
             return (
                 f"robots.txt is unreachable ({'no answer' if self.status == 0 else self.status})"
@@ -76,6 +80,8 @@ def fetch_robots(fetcher: Fetcher, host: str, now: datetime) -> Robots:
     except SourceError as exc:
         if exc.stage == "address":
             raise  # the guard refused the host: say so, not "robots.txt unreachable"
-        return Robots(status=exc.status or 0, fetched_at=now)
+        return Robots(
+            status=exc.status or 0, fetched_at=now, error=None if exc.status else str(exc)
+        )
     text = r.body[:MAX_BYTES].decode("utf-8", "replace")
     return Robots(status=r.status, text=text, fetched_at=now)

@@ -13,8 +13,14 @@ Each entry (see `jurisdictions/sources/README.md`):
       ignore: ['Page generated .*']        # regexes; may match part of a line
       masks: [dates]                       # dates | times | tokens | counters
       keywords: [botanical]                # besides the kratom terms
+      keep_furniture: false                # pdf only: keep page numbers, headers, footers
       every: 24h                           # or cron: "0 6 * * 1-5" (UTC); default_every
       verified: false                      # selectors checked against the live page?
+
+The operator's file may also list keys to switch off, shipped ones included (`tracker
+sources disable KEY`): `disabled: [key, ...]`; such sources are deactivated like removed
+ones and come back with `tracker sources enable KEY`. The setting `shipped_sources =
+false` leaves out every shipped file (staging, tests): only the operator's file counts.
 
 A bad entry (unknown kind, invalid selector or pattern, unknown place) is reported as a
 problem of that entry, with its file and line, and skipped; every other source is still
@@ -51,8 +57,8 @@ from tracker.watch.hosts import host_key
 from tracker.watch.normalize import Rules
 
 _KEYS = {"key", "place", "title", "url", "kind", "select", "exclude", "ignore", "masks"}
-_KEYS |= {"keywords", "every", "cron", "verified", "note"}
-_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,80}$")
+_KEYS |= {"keywords", "every", "cron", "verified", "note", "keep_furniture"}
+KEY_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,80}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 OPERATOR_FILE = "sources.yaml"
 SYNC_KEY = "sources/*"  # the data_file row holding the digest of the last clean sync
@@ -77,6 +83,7 @@ class Spec:
     cron: str | None = None
     verified: bool = False
     note: str | None = None
+    keep_furniture: bool = False
     where: str = field(default="", compare=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -89,7 +96,15 @@ class Spec:
     @cached_property
     def extraction_digest(self) -> str:
         """Digest of what shapes the normalized text; a new value means a new baseline."""
-        return _sha([self.kind, self.select, self.exclude, self.ignore, self.masks])
+        parts: list[Any] = [self.kind, self.select, self.exclude, self.ignore, self.masks]
+        # Only what departs from the first defaults is added, so the digest of every
+        # source those do not touch stays as it was (no needless new baselines).
+        version = KINDS[self.kind].version if self.kind in KINDS else 1
+        if version > 1:
+            parts.append(f"v{version}")
+        if self.keep_furniture:
+            parts.append("keep_furniture")
+        return _sha(parts)
 
     @property
     def rules(self) -> Rules:
@@ -149,6 +164,22 @@ def next_due(spec: Spec, after: datetime, default_every: str) -> datetime:
     return after + every
 
 
+# The first retry of a failing source comes this long after the failure, then twice as
+# long after each further failure in a row, up to the source's own interval: a weekly
+# source that fails is tried again within minutes, and `source_failing` (after
+# `failure_alert_after` failures) is raised within the hour, not weeks later.
+FAILURE_RETRY = timedelta(minutes=5)
+
+
+def retry_due(spec: Spec, after: datetime, failures: int, default_every: str) -> datetime:
+    """When a source that just failed for the `failures`-th time in a row is tried again:
+    `FAILURE_RETRY` doubled per earlier failure, never sooner than `min_every` and never
+    later than its regular next check (`next_due`)."""
+    regular = next_due(spec, after, default_every)
+    wait = max(FAILURE_RETRY * 2 ** min(max(failures - 1, 0), 20), policy.current().min_every)
+    return min(regular, after + wait)
+
+
 def _strings(entry: Entry, key: str) -> tuple[str, ...]:
     value = entry.get(key)
     if value is None:
@@ -160,6 +191,13 @@ def _strings(entry: Entry, key: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value)
 
 
+def _flag(entry: Entry, key: str) -> bool:
+    value = entry.get(key, False)
+    if not isinstance(value, bool):
+        raise ValueError(f"{key!r} must be true or false")
+    return value
+
+
 def validate(entry: Entry, origin: str) -> Spec:
     """A Spec from one file entry. Raises ValueError naming what is wrong."""
     unknown = set(entry) - _KEYS
@@ -169,7 +207,7 @@ def validate(entry: Entry, origin: str) -> Spec:
         if not isinstance(entry.get(required), str) or not entry[required].strip():
             raise ValueError(f"missing {required!r}")
     key, kind = entry["key"].strip(), entry["kind"].strip()
-    if not _KEY_RE.match(key):
+    if not KEY_RE.match(key):
         raise ValueError(f"key {key!r} must be lowercase letters, digits, '.', '_' or '-'")
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; known kinds: {', '.join(sorted(KINDS))}")
@@ -197,8 +235,11 @@ def validate(entry: Entry, origin: str) -> Spec:
         cron=str(entry["cron"]) if entry.get("cron") is not None else None,
         verified=bool(entry.get("verified", False)),
         note=str(entry["note"]) if entry.get("note") else None,
+        keep_furniture=_flag(entry, "keep_furniture"),
         where=f"{entry.where}:{entry.line}",
     )
+    if spec.keep_furniture and kind != "pdf":
+        raise ValueError(f"keep_furniture applies to pdf documents only, not to kind {kind!r}")
     if (spec.select or spec.exclude) and not KINDS[kind].selectors:
         raise ValueError(f"select/exclude apply to html pages only, not to kind {kind!r}")
     for css in spec.select + spec.exclude:
@@ -214,15 +255,31 @@ def validate(entry: Entry, origin: str) -> Spec:
 
 
 def source_files(root: Path, data_dir: Path) -> list[tuple[Path, str]]:
-    """(file, origin) pairs: the shipped files by name, then the operator's file."""
+    """(file, origin) pairs: the shipped files by name (unless the policy turned them
+    off), then the operator's file."""
     shipped = [(p, f"shipped:sources/{p.name}") for p in sorted((root / "sources").glob("*.yaml"))]
+    if not policy.current().shipped:
+        shipped = []
     operator = data_dir / OPERATOR_FILE
     return shipped + ([(operator, "operator")] if operator.is_file() else [])
 
 
-def _entries(path: Path) -> list[Entry]:
-    """The entries under `sources:`. Raises DataFileError naming the file and line."""
-    return datafile.load_yaml(path).list("sources")
+def _entries(path: Path, origin: str = "") -> list[Entry]:
+    """The entries under `sources:` (the operator's file may have none). Raises
+    DataFileError naming the file and line."""
+    return datafile.load_yaml(path).list("sources", required=origin != "operator")
+
+
+def disabled_keys(data_dir: Path) -> set[str]:
+    """The keys the operator switched off (`disabled:` in the operator's file). Raises
+    DataFileError for a file that cannot be read or a list that is not one of keys."""
+    path = data_dir / OPERATOR_FILE
+    if not path.is_file():
+        return set()
+    value = datafile.load_yaml(path).get("disabled") or []
+    if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
+        raise DataFileError(str(path), None, "'disabled' must be a list of source keys")
+    return set(value)
 
 
 def load_specs(files: list[tuple[Path, str]]) -> tuple[list[Spec], list[Problem], set[str]]:
@@ -232,7 +289,7 @@ def load_specs(files: list[tuple[Path, str]]) -> tuple[list[Spec], list[Problem]
     complete: set[str] = set()
     for path, origin in files:
         try:
-            entries = _entries(path)
+            entries = _entries(path, origin)
         except DataFileError as exc:
             problems.append(Problem(str(path), None, str(exc)))
             continue
@@ -288,6 +345,14 @@ def sync(db: Database, root: Path, data_dir: Path, now: datetime | None = None) 
     if stored == digest:
         return SyncReport()
     specs, problems, complete = load_specs(files)
+    try:
+        off = disabled_keys(data_dir)
+    except DataFileError as exc:
+        off = set()
+        problems.append(Problem(str(data_dir / OPERATOR_FILE), None, str(exc)))
+    specs = [spec for spec in specs if spec.key not in off]
+    if not policy.current().shipped:  # every shipped file counts as read, and empty
+        complete |= {r.origin for r in _origins(db) if r.origin.startswith("shipped:")}
     report = SyncReport(problems=problems)
     with db.write() as conn:
         existing = {r.key: r for r in conn.execute(sa.select(SOURCE))}
@@ -315,6 +380,11 @@ def sync(db: Database, root: Path, data_dir: Path, now: datetime | None = None) 
         if not report.problems:
             conn.execute(DATA_FILE.insert().values(path=SYNC_KEY, sha256=digest, loaded_at=now))
     return report
+
+
+def _origins(db: Database) -> list[Any]:
+    with db.read() as conn:
+        return list(conn.execute(sa.select(SOURCE.c.origin).distinct()))
 
 
 def _upsert(

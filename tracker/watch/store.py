@@ -11,9 +11,23 @@ current version, decides the outcome, and writes through the watcher's group wri
 - for a change, the `page_change` row with the unified and HTML diffs and its
   `page_changed` event (with the event's outbox rows, `events.emit`);
 - the `page_check` row.
+A kratom-relevant change also opens a review item for the source's place
+(`tracker.law.review`) in the same transaction, so the place is *under review* from the
+moment the change is known.
+
+A return to a version seen within `flap_days` (outcome `reverted`) is news once: when the
+version being left was brought by a reported change that no reversal has undone yet, a
+`page_change` row naming that change (`reverts_change_id`) and its `page_changed` event
+are written, at least as important as the change it undoes (whoever was told of the
+change is told it is undone), and the undone change's open review items are closed as
+`reverted` (or, when they were closed already, the reversal opens a new one if it is
+relevant). Any further flip between versions already reported is silent, so a page that
+flips back and forth gives one alert, not one per flip.
+
 `store_failure` records a failed check: the failure streak, after `failure_alert_after`
-failures in a row one `source_failing` event, the `page_check` row; nothing else stored
-for the source is touched.
+failures in a row one `source_failing` event, the `page_check` row, and the next try
+after a backoff (`sources.retry_due`: minutes, doubling, up to the interval); nothing
+else stored for the source is touched.
 
 The fenced update and the change (whose new id the event and the `page_check` row need)
 run in the writer's `fn`; the pure inserts (snapshot, versions, `page_check`) are handed
@@ -23,6 +37,7 @@ committed together.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,14 +45,18 @@ import sqlalchemy as sa
 
 from tracker.alerts import events
 from tracker.errors import SourceError
+from tracker.law import review
 from tracker.storage.lease import complete
 from tracker.storage.tables_core import PLACE
 from tracker.storage.tables_watch import PAGE_CHANGE, PAGE_CHECK, SOURCE, SOURCE_VERSION
+from tracker.vocab import IMPORTANCE
 from tracker.watch import snapshots
 from tracker.watch.diff import Diff, compare, keywords_in, too_large_html
 from tracker.watch.normalize import text_of
-from tracker.watch.sources import Spec, next_due
+from tracker.watch.sources import Spec, next_due, retry_due
 from tracker.watch.watcher import CheckResult, Observation, Watcher
+
+logger = logging.getLogger(__name__)
 
 
 class LeaseLost(Exception):
@@ -108,6 +127,7 @@ def store(
     elif row.current_sha is None or row.current_spec != spec.extraction_digest:
         result.outcome = "baseline" if row.current_sha is None else "rebaselined"
     else:
+        undone: Any = None
         with w.db.read() as conn:
             recent = conn.execute(
                 sa.select(SOURCE_VERSION.c.id).where(
@@ -116,15 +136,15 @@ def store(
                     SOURCE_VERSION.c.last_seen_at >= now - timedelta(days=w.config.flap_days),
                 )
             ).first()
-            old_text = None if recent else snapshots.get(conn, row.current_sha)
+            if recent:
+                undone = _undone_change(conn, row)
+            old_text = None if recent and undone is None else snapshots.get(conn, row.current_sha)
             place_name = (
                 conn.execute(sa.select(PLACE.c.name).where(PLACE.c.code == row.place_code)).scalar()
                 or row.place_code
             )
-        if recent:
-            result.outcome = "reverted"
-        else:
-            result.outcome = "changed"
+        result.outcome = "reverted" if recent else "changed"
+        if not recent or undone is not None:
             old = old_text.split("\n") if old_text else []
             diff = compare(
                 old,
@@ -165,10 +185,44 @@ def store(
         if conn.execute(_DONE_OK, params).rowcount != 1:
             raise LeaseLost
         if diff is not None and obs.sha is not None:
-            _record_change(w, conn, row, spec, diff, obs.sha, place_name, now, result)
+            _record_change(w, conn, row, spec, diff, obs.sha, place_name, now, result, undone)
             conn.execute(_CHECK, {**check, "change_id": result.change_id})
 
     w.writer.run(write, rows)
+
+
+def _undone_change(conn: Any, row: Any) -> Any:
+    """The reported change a return to an earlier version undoes: the source's latest
+    change, when it brought the version being left and is not itself a reversal. None
+    otherwise (that version came by a silent flip, or its change was undone already)."""
+    last = conn.execute(
+        sa.select(
+            PAGE_CHANGE.c.id,
+            PAGE_CHANGE.c.new_sha,
+            PAGE_CHANGE.c.importance,
+            PAGE_CHANGE.c.reverts_change_id,
+        )
+        .where(PAGE_CHANGE.c.source_id == row.id)
+        .order_by(PAGE_CHANGE.c.id.desc())
+        .limit(1)
+    ).first()
+    if last is None or last.new_sha != row.current_sha or last.reverts_change_id is not None:
+        return None
+    return last
+
+
+def federal_register_document(lines: list[str]) -> str | None:
+    """The first added Federal Register document in words (number, type, agencies,
+    title; see `extract.jsondoc.federal_register` for the line), plus how many more."""
+    docs = [x.split(" | ") for x in lines]
+    docs = [d for d in docs if len(d) >= 5]
+    if not docs:
+        return None
+    number, _, kind, agencies, title = docs[0][:5]
+    text = f"FR Doc. {number} ({kind}"
+    text += f", {agencies})" if agencies and agencies != "-" else ")"
+    text += f": {title}"
+    return text + (f" (and {len(docs) - 1} more)" if len(docs) > 1 else "")
 
 
 def _record_change(
@@ -181,9 +235,12 @@ def _record_change(
     place_name: str,
     now: datetime,
     result: CheckResult,
+    undone: Any = None,
 ) -> None:
     keywords = keywords_in(diff.added + diff.removed, spec.keywords)
     importance = "relevant" if keywords else "minor"
+    if undone is not None and IMPORTANCE.index(undone.importance) > IMPORTANCE.index(importance):
+        importance = undone.importance  # told of the change, told of its undoing
     html = diff.html
     if diff.too_large:
         base = w.config.public_url.rstrip("/") + "/snapshots/"
@@ -204,13 +261,32 @@ def _record_change(
             "unified_diff": diff.unified,
             "html_diff": html,
             "event_id": None,
+            "reverts_change_id": undone.id if undone is not None else None,
         },
     ).scalar_one()
+    review_id = None
+    closed: list[int] = []
+    if undone is not None:
+        closed = review.close_reverted(conn, undone.id, change_id, now=now)
+    if importance != "minor" and not closed:
+        review_id = review.open_item(
+            conn,
+            change_id=change_id,
+            place_code=row.place_code,
+            source_id=row.id,
+            keywords=keywords,
+            now=now,
+        )
+    document = federal_register_document(diff.added) if spec.kind == "federal_register" else None
+    if undone is not None:
+        title = f"{place_name}: {spec.title} changed back (change #{undone.id} undone)"
+    else:
+        title = f"{place_name}: {spec.title} changed" + (f": {document}" if document else "")
     event_id = events.emit(
         conn,
         "page_changed",
         importance=importance,
-        title=f"{place_name}: {spec.title} changed",
+        title=title,
         place_code=row.place_code,
         payload={
             "source_id": row.id,
@@ -224,12 +300,17 @@ def _record_change(
             "too_large": diff.too_large,
             "snapshot_old": row.current_sha,
             "snapshot_new": new_sha,
+            "document": document,
+            "reverts_change_id": undone.id if undone is not None else None,
+            "review_id": review_id,
+            "reviews_closed": closed,
         },
         dedupe_key=f"page_changed:{change_id}",
         occurred_at=now,
     )
     conn.execute(_CHANGE_EVENT, {"b_id": change_id, "b_event": event_id})
     result.change_id, result.importance, result.keywords = change_id, importance, keywords
+    result.reverts = undone.id if undone is not None else None
 
 
 def store_failure(
@@ -237,7 +318,7 @@ def store_failure(
 ) -> None:
     """Record a failed check (see the module docstring). Raises LeaseLost."""
     failures = (row.failures or 0) + 1
-    due = next_due(spec, now, w.config.default_every)
+    due = retry_due(spec, now, failures, w.config.default_every)
     if err.retry_after:
         due = max(due, now + timedelta(seconds=err.retry_after))
     raise_alert = failures >= w.config.failure_alert_after and not row.failing
@@ -275,3 +356,11 @@ def store_failure(
             )
 
     w.writer.run(write, [(_CHECK, check)])
+    logger.info(
+        "check of %s failed (%s, %d in a row): %s; next try at %s",
+        spec.key,
+        err.stage,
+        failures,
+        err,
+        due.isoformat(timespec="seconds"),
+    )

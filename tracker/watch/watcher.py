@@ -96,5 +96,6 @@ class CheckResult:
     change_id: int | None = None
     importance: str | None = None
     keywords: list[str] = field(default_factory=list)
+    reverts: int | None = None  # a reported reversal: the change it undid
     duration_ms: int = 0
     stored: bool = True  # False when the lease was lost and the result dropped

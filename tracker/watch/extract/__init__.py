@@ -33,10 +33,12 @@ class Page:
 
 @dataclass(frozen=True)
 class Selectors:
-    """Include (`select`) and exclude CSS selectors of a source; html only."""
+    """Include (`select`) and exclude CSS selectors of a source (html only), and whether
+    page numbers, running headers and footers are kept (`keep_furniture`, pdf only)."""
 
     select: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    keep_furniture: bool = False
 
 
 Extractor = Callable[[Page, Selectors], list[str]]
@@ -49,6 +51,9 @@ class Kind:
     media_types: tuple[str, ...]
     selectors: bool  # whether select/exclude apply
     help: str = field(default="")
+    # Raised when the extractor's output changes for the same page: part of a source's
+    # extraction digest from 2 on, so its next check is a new baseline, not a change.
+    version: int = 1
 
 
 KINDS: dict[str, Kind] = {}
@@ -56,7 +61,7 @@ _NEUTRAL = ("", "application/octet-stream", "binary/octet-stream")
 
 
 def extractor(
-    kind: str, *, media_types: tuple[str, ...], selectors: bool = False
+    kind: str, *, media_types: tuple[str, ...], selectors: bool = False, version: int = 1
 ) -> Callable[[Extractor], Extractor]:
     """Register `fn` as the extractor of `kind`."""
 
@@ -64,7 +69,7 @@ def extractor(
         if kind in KINDS:
             raise ValueError(f"extractor {kind!r} registered twice")
         doc = (fn.__doc__ or "").strip().splitlines()
-        KINDS[kind] = Kind(kind, fn, media_types, selectors, doc[0] if doc else "")
+        KINDS[kind] = Kind(kind, fn, media_types, selectors, doc[0] if doc else "", version)
         return fn
 
     return register

@@ -22,6 +22,17 @@ MAX_DEPTH = 200
 FR_FIELDS = ("document_number", "publication_date", "type", "title", "effective_on", "html_url")
 
 
+def _agencies(doc: dict[str, Any]) -> str:
+    """The agencies of a document, `; `-separated (`-` when it names none)."""
+    names = []
+    for agency in doc.get("agencies") or []:
+        if isinstance(agency, dict):
+            name = agency.get("name") or agency.get("raw_name")
+            if isinstance(name, str) and name.strip():
+                names.append(name.strip())
+    return "; ".join(dict.fromkeys(names)) or "-"
+
+
 def _load(page: Page) -> Any:
     text, _ = decode(page.body, page.charset)
     try:
@@ -32,9 +43,12 @@ def _load(page: Page) -> Any:
         raise fail(f"JSON nested more than {MAX_DEPTH} levels deep") from None
 
 
-@extractor("federal_register", media_types=JSON_TYPES)
+# Version 2 added the agencies: a source checked with version 1 takes a new baseline.
+@extractor("federal_register", media_types=JSON_TYPES, version=2)
 def federal_register(page: Page, selectors: Selectors) -> list[str]:
-    """Federal Register documents API (JSON): one line per document, sorted."""
+    """Federal Register documents API (JSON): one line per document, sorted.
+
+    `number | date | type | agencies | title | effective DATE | url`."""
     data = _load(page)
     if not isinstance(data, dict) or not ("results" in data or "count" in data):
         raise fail("not a Federal Register documents response (no 'results' or 'count')")
@@ -50,7 +64,7 @@ def federal_register(page: Page, selectors: Selectors) -> list[str]:
     for d in docs:
         number, published, kind, title, effective, url = (d.get(k) for k in FR_FIELDS)
         lines.append(
-            f"{number} | {published} | {kind} | {title} | "
+            f"{number} | {published} | {kind} | {_agencies(d)} | {title} | "
             f"effective {effective or '-'} | {url or '-'}"
         )
     return lines
