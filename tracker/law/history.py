@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from tracker.alerts import events
-from tracker.law.belief import Belief, bounds, end_of, gaps, overlaps, start_of
+from tracker.law.belief import Belief, bounds, end_of, gaps, is_empty, overlaps, start_of
 from tracker.law.dates import column_text
 from tracker.storage.engine import knowledge_time
 from tracker.storage.tables_core import PLACE, STATUS
@@ -81,8 +81,10 @@ def record_belief(
     rows outside it are re-asserted. With `fill_gaps` it wins nowhere: it is recorded only
     for the parts of its valid time that no current row covers (how seed-document claims
     are loaded, so they never override cited records). A belief equal to a current row
-    over the same span changes nothing. A `status_changed` event is written in the same
-    transaction unless `emit` is False.
+    over the same span changes nothing. A belief of no period (`belief.NO_PERIOD`)
+    overlaps nothing: it is recorded as it is and, since it changes no answer, emits no
+    event. A `status_changed` event is written in the same transaction unless `emit` is
+    False.
 
     The knowledge time is `knowledge_time(conn, now)`, or `at` when the caller records
     several beliefs as one act (a data file) and got `at` from `knowledge_time` in this
@@ -95,8 +97,9 @@ def record_belief(
     current = current_rows(conn, belief.place_code, belief.substance)
     touching = [r for r in current if overlaps(bounds(r), span)]
     new_values = belief.values()
+    empty = is_empty(span)
 
-    if fill_gaps:
+    if fill_gaps and not empty:
         pieces = gaps(span, [bounds(r) for r in current])
         if not pieces:
             result.unchanged = True
@@ -110,7 +113,7 @@ def record_belief(
     else:
         if any(
             bounds(r) == span and all(r._mapping[c] == new_values[c] for c in _CONTENT)
-            for r in touching
+            for r in current
         ):
             result.unchanged = True
             return result
@@ -141,7 +144,7 @@ def record_belief(
                 right = {**keep, "valid_from": end.value, "valid_from_precision": end.precision}
                 result.inserted.append(_insert(conn, right, t, assertion))
 
-    if emit:
+    if emit and not empty:
         result.event_id = _emit_change(conn, belief, touching, t, fill_gaps)
     return result
 
@@ -197,6 +200,8 @@ def _emit_change(
         "source_url": belief.source_url,
         "source_document": belief.source_document,
         "source_tier": belief.source_tier,
+        "verify": belief.verify,
+        "checked": str(belief.checked) if belief.checked else None,
         "note": belief.note,
         "origin": belief.origin,
     }
@@ -275,6 +280,9 @@ def record_dict(row: Row[Any] | dict[str, Any]) -> dict[str, Any]:
     def pd(name: str) -> str | None:
         return column_text(m, name)
 
+    # An empty span is a claim of no determinable period (see `belief.NO_PERIOD`): its
+    # sentinel dates are never shown.
+    no_period = is_empty(bounds(m))
     return {
         "id": m["id"],
         "assertion_id": m["assertion_id"],
@@ -283,8 +291,9 @@ def record_dict(row: Row[Any] | dict[str, Any]) -> dict[str, Any]:
         "status": m["status"],
         "min_age": m["min_age"],
         "conditions": list(m["conditions"] or []),
-        "valid_from": pd("valid_from"),
-        "valid_to": pd("valid_to"),
+        "valid_from": None if no_period else pd("valid_from"),
+        "valid_to": None if no_period else pd("valid_to"),
+        "no_period": no_period,
         "expires": pd("expires"),
         "instrument": {
             "type": m["instrument_type"],
@@ -303,6 +312,7 @@ def record_dict(row: Row[Any] | dict[str, Any]) -> dict[str, Any]:
         },
         "note": m["note"],
         "verify": bool(m["verify"]),
+        "checked": pd("checked"),
         "origin": m["origin"],
         "recorded_at": m["recorded_at"].isoformat(),
         "superseded_at": m["superseded_at"].isoformat() if m["superseded_at"] else None,
