@@ -13,7 +13,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from tracker.law import places
-from tracker.law.loader import load_records
+from tracker.law.loader import RECORDS_PREFIX, load_records
 from tracker.law.recordfile import file_digest, record_files
 from tracker.paths import jurisdictions_dir
 from tracker.settings import Settings
@@ -42,13 +42,15 @@ def _wanted(root: Path) -> dict[str, str]:
 
 
 def ensure_ready(db: Database, root: Path | None = None) -> bool:
-    """Migrate, sync places and load changed record files. Returns True if anything ran."""
+    """Migrate, sync places, load changed record files and retract the items of removed
+    ones. Returns True if anything ran."""
     root = root or jurisdictions_dir()
     migrated = migrate(db)
     wanted = _wanted(root)
     with db.read() as conn:
         stored: dict[str, str] = dict(conn.execute(sa.select(FILE.c.path, FILE.c.sha256)).all())
-    if not migrated and all(stored.get(k) == v for k, v in wanted.items()):
+    gone = any(k.startswith(RECORDS_PREFIX) and k not in wanted for k in stored)
+    if not migrated and not gone and all(stored.get(k) == v for k, v in wanted.items()):
         return False
     with bootstrap_lock(db):
         with db.read() as conn:
