@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import click
 
-from tracker.cli.common import short, substance_option
+from tracker.cli.common import short, substance_option, tier_text
 from tracker.cli.context import database
 from tracker.cli.output import SCHEMA, echo_json, json_option, status_text, table
 from tracker.errors import UsageError
@@ -61,10 +61,22 @@ def _partial(value: str | None, option: str) -> PartialDate | None:
 )
 @click.option(
     "--tier",
-    type=click.Choice(["official", "secondary"], case_sensitive=False),
+    type=click.Choice(["official", "secondary", "vendor"], case_sensitive=False),
     default="secondary",
     show_default=True,
-    help="official: legislature, agency, gazette; secondary: reputable press.",
+    help="official: legislature, agency, gazette; secondary: reputable press; vendor: a "
+    "vendor or advocacy page (a lead only: the record is marked unverified).",
+)
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Mark the record unverified: sources conflict or the instrument is unconfirmed.",
+)
+@click.option(
+    "--checked",
+    metavar="DATE",
+    help="When the fact was last verified (the newest material consulted): YYYY-MM-DD, "
+    "YYYY-MM or YYYY; default today.",
 )
 @click.option(
     "--type",
@@ -92,6 +104,8 @@ def record(
     citation: str,
     source_url: str,
     tier: str,
+    verify: bool,
+    checked: str | None,
     instrument_type: str | None,
     title: str | None,
     min_age: int | None,
@@ -109,6 +123,11 @@ def record(
     """
     start, end = _partial(valid_from, "--from"), _partial(valid_to, "--to")
     assert start is not None
+    seen = _partial(checked, "--checked") or PartialDate(utcnow().date())
+    if seen.value > utcnow().date():
+        raise UsageError(
+            f"--checked {checked} is in the future", "Give the day the fact was last verified."
+        )
     db = database()
     with db.write() as conn:
         target = places_mod.resolve(conn, place)
@@ -129,6 +148,8 @@ def record(
                 instrument_title=title,
                 source_url=_url(source_url, "--source"),
                 note=note,
+                verify=verify or tier.lower() == "vendor",
+                checked=seen,
             )
         except ValueError as exc:
             raise UsageError(str(exc), "Fix the option named above.") from None
@@ -196,14 +217,14 @@ def pending(place: str | None, as_json: bool) -> None:
             p["direction"],
             short(p["measure"], 60),
             p["stage"],
-            p["published"] or "-",
-            p["source"]["tier"] + (" · verify" if p["verify"] else ""),
+            p["stage_date"] or "-",
+            tier_text(p),
+            p["checked"] or "undated",
         ]
         for p in items
     ]
-    click.echo(
-        table(["place", "substance", "direction", "measure", "stage", "published", "tier"], rows)
-    )
+    headers = ["place", "substance", "direction", "measure", "stage", "since", "tier", "checked"]
+    click.echo(table(headers, rows))
 
 
 @click.command()
