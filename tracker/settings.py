@@ -106,6 +106,14 @@ DECLARED: tuple[Setting, ...] = (
         "Folder the exports and the status page are regenerated into (`tracker export "
         "--all`, the daemon); empty means <data_dir>/exports.",
     ),
+    # Knowledge (issue 10).
+    Setting(
+        "stale_days",
+        int,
+        365,
+        "A record whose checked date (when its fact was last verified) is more than this "
+        "many days old, or undated, is stale (`tracker coverage`).",
+    ),
     # Alerts (issue 4): mail, webhooks, links.
     Setting(
         "smtp_host",

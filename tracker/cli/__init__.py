@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "record": "tracker.cli.record:record",
     "pending": "tracker.cli.record:pending",
     "places": "tracker.cli.record:places",
+    "coverage": "tracker.cli.coverage:coverage",
     "export": "tracker.cli.export:export",
     "config": "tracker.cli.ops:config",
     "sources": "tracker.cli.sources:sources",
