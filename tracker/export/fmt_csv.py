@@ -42,6 +42,7 @@ COLUMNS: tuple[str, ...] = (
     "source_document",
     "source_tier",
     "verify",
+    "checked",
     "last_verified",
     "pending",
 )
@@ -82,6 +83,7 @@ def row_of(entry: Entry) -> dict[str, Any]:
         "valid_to": d["valid_to"],
         "expires": d["expires"],
         "decided_by": d["decided_by"]["code"] if d["decided_by"] else None,
+        "decided_by_name": d["decided_by"]["name"] if d["decided_by"] else None,
         "decided_level": d["decided_by"]["level"] if d["decided_by"] else None,
         "instrument_type": inst.get("type"),
         "citation": inst.get("citation"),
@@ -90,6 +92,7 @@ def row_of(entry: Entry) -> dict[str, Any]:
         "source_document": src.get("document"),
         "source_tier": d["source_tier"],
         "verify": d["verify"],
+        "checked": d["checked"],
         "last_verified": d["last_verified"],
         "pending": "; ".join(f"{p['measure']} ({p['stage']})" for p in d["pending"]),
     }
