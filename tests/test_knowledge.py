@@ -262,3 +262,28 @@ def test_readme_shows_the_real_coverage_figures(cli, db_env: str) -> None:  # ty
     headlines = [line for line in shown if line and not line.startswith(" ")]
     for line in table + headlines:
         assert line in readme, line
+
+
+def test_the_feed_and_history_show_marks_and_conditions(cli, db_env: str) -> None:  # type: ignore[no-untyped-def]
+    r = cli(
+        "record",
+        "US-GU",
+        "banned",
+        "--from",
+        "2026-01",
+        "--citation",
+        "Guam vendor blog",
+        "--source",
+        "https://example.org/gu",
+        "--tier",
+        "vendor",
+        "--checked",
+        "2026-02",
+        "--condition",
+        "no sale to minors",
+    )
+    assert r.code == 0, r.err
+    feed = cli("export", "--format", "atom").out
+    assert "unverified: yes" in feed and "checked: 2026-02" in feed
+    history = cli("history", "US-GU").out
+    assert "vendor · unverified" in history and "conditions: no sale to minors" in history

@@ -241,6 +241,9 @@ def history(place: str, as_json: bool) -> None:
             "  no period: the claim's document is undated, so it answers for no date "
             "(kept in history, attributed)."
         )
+    for r in rows:
+        if r["conditions"]:
+            click.echo(f"  #{r['id']} conditions: {'; '.join(r['conditions'])}")
     quotes = {(r["source"]["document"], r["source"]["quote"]) for r in rows if r["source"]["quote"]}
     for doc, quote in sorted(quotes, key=str):
         click.echo(f"  {doc or 'source'}: “{quote}”")
