@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CliResult
+from tracker.timeutil import today_utc
 
 
 @pytest.fixture
@@ -28,10 +29,14 @@ def test_history_shows_seed_claim_and_cited_records(cli, db_env: str) -> None:  
     assert "banned, Rhode Island" not in r.out
     assert "is banned in several states including Alabama, Arkansas, Indiana, Rhode Island" in r.out
     assert "R.I. Gen. Laws ch. 21-28.12" in r.out and "regulated 21+" in r.out
+    assert "no period" in r.out  # the undated document's claim answers for no date
     data = json.loads(cli("history", "US-RI", "--json").out)
     tiers = [rec["source"]["tier"] for rec in data["records"]]
     assert "seed" in tiers and "official" in tiers
-    assert any(rec["superseded_at"] for rec in data["records"] if rec["source"]["tier"] == "seed")
+    seed = [rec for rec in data["records"] if rec["source"]["tier"] == "seed"]
+    assert len(seed) == 1 and seed[0]["no_period"] is True and seed[0]["superseded_at"] is None
+    assert seed[0]["valid_from"] is None and seed[0]["valid_to"] is None
+    assert seed[0]["source"]["document"] == "003_5c9f9ad40f381839"
 
 
 def test_rhode_island_then_and_now(cli, db_env: str) -> None:  # type: ignore[no-untyped-def]
@@ -43,7 +48,7 @@ def test_rhode_island_then_and_now(cli, db_env: str) -> None:  # type: ignore[no
     assert "decided by Rhode Island (US-RI), state level" in now.out
 
 
-def test_thailand_seed_then_legal_then_regulated(cli, db_env: str) -> None:  # type: ignore[no-untyped-def]
+def test_thailand_banned_then_legal_then_regulated(cli, db_env: str) -> None:  # type: ignore[no-untyped-def]
     results = {}
     for day in ("2020-01-01", "2022-01-01", "2026-11-21"):
         data = json.loads(cli("status", "TH", "--as-of", day, "--json").out)["results"][0]
@@ -52,17 +57,23 @@ def test_thailand_seed_then_legal_then_regulated(cli, db_env: str) -> None:  # t
             data["record"]["source"]["tier"],
             data["record"]["instrument"]["citation"],
         )
-    assert results["2020-01-01"] == ("banned", "seed", None)
+    narcotics_act = "Narcotics Act B.E. 2522 (1979), Category 5 (earlier Kratom Act B.E. 2486)"
+    assert results["2020-01-01"] == ("banned", "secondary", narcotics_act)
     assert results["2022-01-01"] == ("legal", "secondary", "Narcotics Act (No. 8) B.E. 2564 (2021)")
     assert results["2026-11-21"] == ("regulated", "secondary", "Kratom Plant Act B.E. 2565 (2022)")
 
 
-def test_known_at_before_the_curated_records(cli, db_env: str) -> None:  # type: ignore[no-untyped-def]
+def test_known_at_before_the_cited_records(cli, db_env: str) -> None:  # type: ignore[no-untyped-def]
+    """Seed claims load first (their own knowledge time); as known then, Rhode Island had
+    no record that answers for any date: the undated seed claim answers for none."""
     history = json.loads(cli("history", "US-RI", "--json").out)["records"]
     seed_time = min(r["recorded_at"] for r in history)
-    r = cli("status", "US-RI", "--known-at", seed_time, "--json")
+    assert all(r["recorded_at"] > seed_time for r in history if r["source"]["tier"] != "seed")
+    r = cli("status", "US-RI", "--as-of", "2026-01-01", "--known-at", seed_time, "--json")
     data = json.loads(r.out)["results"][0]
-    assert data["status"] == "banned" and data["record"]["source"]["tier"] == "seed"
+    assert data["status"] == "unknown" and data["record"] is None
+    now = json.loads(cli("status", "US-RI", "--as-of", "2026-01-01", "--json").out)
+    assert now["results"][0]["status"] == "banned"
 
 
 def test_local_ban_decides_inside_a_regulating_state(cli, db_env: str) -> None:  # type: ignore[no-untyped-def]
@@ -72,12 +83,13 @@ def test_local_ban_decides_inside_a_regulating_state(cli, db_env: str) -> None: 
     assert [lvl["status"] for lvl in data["levels"]] == ["banned", "regulated", "legal"]
     r = cli("status", "San Diego")
     assert "BANNED  decided by San Diego, CA (city), city level" in r.out
+    assert "UNVERIFIED" in r.out  # its sources conflict
 
 
 def test_record_prints_before_and_after(cli, db_env: str) -> None:  # type: ignore[no-untyped-def]
     r = cli(
         "record",
-        "US-OH",
+        "US-GU",
         "regulated",
         "--from",
         "2025-01-01",
@@ -92,9 +104,10 @@ def test_record_prints_before_and_after(cli, db_env: str) -> None:  # type: igno
     )
     assert r.code == 0, r.err
     assert "on 2025-01-01: unknown -> regulated 21+" in r.out
+    today = today_utc().isoformat()
     again = cli(
         "record",
-        "US-OH",
+        "US-GU",
         "regulated",
         "--from",
         "2025-01-01",
@@ -106,10 +119,32 @@ def test_record_prints_before_and_after(cli, db_env: str) -> None:  # type: igno
         "https://example.org/oh",
         "--tier",
         "official",
+        "--checked",
+        today,
     )
     assert "unchanged" in again.out
-    status = json.loads(cli("status", "US-OH", "--json").out)["results"][0]
+    status = json.loads(cli("status", "US-GU", "--json").out)["results"][0]
     assert (status["status"], status["min_age"]) == ("regulated", 21)
+    assert status["record"]["checked"] == today and status["record"]["verify"] is False
+    lead = cli(
+        "record",
+        "US-GU",
+        "banned",
+        "--from",
+        "2026-01",
+        "--citation",
+        "Vendor blog",
+        "--source",
+        "https://example.org/blog",
+        "--tier",
+        "vendor",
+        "--checked",
+        "2026-02",
+        "--json",
+    )
+    rec = json.loads(lead.out)["after"][-1]["record"]
+    assert rec["source"]["tier"] == "vendor" and rec["verify"] is True  # a lead only
+    assert rec["checked"] == "2026-02"
 
 
 @pytest.mark.parametrize(
@@ -201,7 +236,8 @@ def test_list_filters(cli, db_env: str) -> None:  # type: ignore[no-untyped-def]
 
 def test_pending_and_places(cli, db_env: str) -> None:  # type: ignore[no-untyped-def]
     r = cli("pending", "US-KS")
-    assert "SB 497" in r.out and "DEA notices" in r.out  # the federal level is in the chain
+    assert "SB 497" in r.out and "DEA notice of intent" in r.out  # the federal level too
+    assert "vendor · unverified" in r.out  # SB 497 rests on a vendor's page
     assert "SB 1656" not in r.out
     found = cli("places", "georgia")
     assert "US-GA" in found.out and "GE" in found.out
@@ -264,7 +300,7 @@ def test_two_record_commands_at_once(loaded_url: str, tmp_path: Path) -> None:
                 "-m",
                 "tracker",
                 "record",
-                "US-OH",
+                "US-GU",
                 status,
                 "--from",
                 start,
@@ -295,7 +331,7 @@ def test_two_record_commands_at_once(loaded_url: str, tmp_path: Path) -> None:
 
     db = Database(make_engine(loaded_url))
     with db.read() as conn:
-        rows = current_rows(conn, "US-OH", "kratom")
+        rows = current_rows(conn, "US-GU", "kratom")
     db.dispose()
     assert len(rows) >= 1
     spans = sorted((r.valid_from, r.valid_to or date.max) for r in rows)

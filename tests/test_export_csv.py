@@ -134,7 +134,11 @@ def test_shipping_lists_in_csv_and_json(cli: Any, db_env: str, tmp_path: Path) -
     assert (alton["country"], alton["subdivision"], alton["kind"]) == ("US", "US-IL", "city")
     ages = {i["code"]: i["min_age"] for i in doc["min_age"]}
     assert ages["US-RI"] == 21 and ages["US-TX"] == 18 and ages["TH"] == 18
-    assert "US-RI" not in banned and "US" not in banned and "AD" not in banned
+    assert "US-RI" not in banned and "US" not in banned
+    # Places with no record are blocked by default (never dropped): status unknown.
+    assert doc["unknown_policy"] == "block" and doc["unknown"] == []
+    assert banned["AD"]["status"] == "unknown" and banned["AD"]["citation"] is None
+    assert banned["US-GU"]["status"] == "unknown" and banned["US-GU"]["decided_by"] == "US-GU"
     csv_lists = {(row["list"], row["code"]) for row in rows}
     json_lists = {(name, i["code"]) for name in ("do_not_ship", "min_age") for i in doc[name]}
     assert csv_lists == json_lists
@@ -142,12 +146,57 @@ def test_shipping_lists_in_csv_and_json(cli: Any, db_env: str, tmp_path: Path) -
     assert cli("export", "--format", "shipping", "--as-of", "2026-06-01").out.startswith("list,")
 
 
-def test_shipping_for_7_oh_lists_the_florida_emergency_rule(cli: Any, db_env: str) -> None:
+def test_shipping_for_7_oh_lists_the_florida_emergency_rules(cli: Any, db_env: str) -> None:
     r = cli("export", "--format", "shipping", "--substance", "7-OH", "--as-of", "2026-01-01")
     assert r.code == 0, r.err
     _, rows = _rows(r.out)
     fl = next(row for row in rows if row["code"] == "US-FL")
-    assert (fl["list"], fl["status"], fl["expires"]) == ("do_not_ship", "banned", "2026-06-30")
+    assert (fl["list"], fl["status"], fl["valid_from"]) == ("do_not_ship", "banned", "2025-12-08")
+    assert fl["verify"] == "true" and fl["decided_by_name"] == "Florida"
     kratom = cli("export", "--format", "shipping", "--as-of", "2026-01-01").out
     fl_kratom = next(row for row in _rows(kratom)[1] if row["code"] == "US-FL")
     assert (fl_kratom["list"], fl_kratom["min_age"]) == ("min_age", "21")
+
+
+def test_shipping_unknown_places_are_blocked_or_listed_never_dropped(
+    cli: Any, db_env: str, tmp_path: Path
+) -> None:
+    schema = json.loads(schema_path("shipping.v1.json").read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(
+        strict(schema), format_checker=jsonschema.FormatChecker()
+    )
+    docs = {}
+    for policy in ("block", "allow"):
+        out = tmp_path / f"{policy}.json"
+        r = cli("export", "--format", "shipping", "--unknown", policy, "-o", str(out))
+        assert r.code == 0, r.err
+        docs[policy] = json.loads(out.read_text(encoding="utf-8"))
+        validator.validate(docs[policy])
+    block, allow = docs["block"], docs["allow"]
+    unknown_blocked = {i["code"] for i in block["do_not_ship"] if i["status"] == "unknown"}
+    assert block["unknown_policy"] == "block" and block["unknown"] == []
+    assert allow["unknown_policy"] == "allow"
+    assert {i["code"] for i in allow["unknown"]} == unknown_blocked
+    assert all(i["status"] != "unknown" for i in allow["do_not_ship"])
+    assert len(unknown_blocked) > 150 and {"AD", "US-GU"} <= unknown_blocked
+    # Every place whose answer is unknown is in one of the lists: none silently dropped.
+    every = json.loads(cli("export", "--format", "json").out)["places"]
+    assert {p["place"]["code"] for p in every if p["status"] == "unknown"} == unknown_blocked
+    # Local bans and age tiers by OCD id, with names and the verify flag.
+    tupelo = next(i for i in block["do_not_ship"] if i["name"] == "Tupelo")
+    assert tupelo["ocd_id"] == "ocd-division/country:us/state:ms/place:tupelo"
+    assert (tupelo["decided_level"], tupelo["verify"], tupelo["subdivision"]) == (
+        "city",
+        True,
+        "US-MS",
+    )
+    ny = next(i for i in block["min_age"] if i["code"] == "US-NY")
+    assert ny["min_age"] == 21 and ny["verify"] is True and ny["conditions"]
+    csv_allow = cli("export", "--format", "shipping", "--unknown", "allow").out
+    header, rows = _rows(csv_allow)
+    assert "verify" in header and "checked" in header and "decided_by_name" in header
+    assert {r["code"] for r in rows if r["list"] == "unknown"} == unknown_blocked
+    bad = cli("export", "--format", "csv", "--unknown", "allow")
+    assert bad.code == 2 and "--unknown does not apply to --format csv" in bad.err
+    worse = cli("export", "--format", "shipping", "--unknown", "maybe")
+    assert worse.code == 2 and "maybe" in worse.err

@@ -98,7 +98,7 @@ def test_page_is_self_contained_and_escapes_data(page: Path) -> None:
     text = ri.get_text(" ", strip=True)
     assert "R.I. Gen. Laws ch. 21-28.12" in text and "official" in text
     assert "2017 to 2026-04-01" in text and "2026-04-01 to no end" in text
-    assert "Earlier beliefs, superseded but kept" in text and "seed" in text
+    assert "no period (undated document: answers for no date)" in text and "seed" in text
     assert [td.get_text(strip=True) for td in ri.select("table.chain tbody tr td:first-child")] == [
         "state",
         "federal",
@@ -106,6 +106,30 @@ def test_page_is_self_contained_and_escapes_data(page: Path) -> None:
     legend = soup.select_one(".legend").get_text(" ", strip=True)
     for words in ("X = Banned", "! = Restricted", "R = Regulated", "L = Legal", "? = Unknown"):
         assert words in legend
+    assert "vendor or advocacy page (lead only)" in legend
+
+
+def test_page_shows_the_new_places_and_marks_unverified_facts(page: Path) -> None:
+    soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+    local = soup.select_one("ul.local").get_text(" ", strip=True)
+    for name in ("Tupelo, MS", "Ouachita Parish, LA", "Denver, CO", "Suffolk County, NY"):
+        assert name in local, name
+    assert len(soup.select("ul.local li")) == 57
+    rows = {
+        tr.select_one("td a").get_text(strip=True): tr for tr in soup.select("#places tbody tr")
+    }
+    assert rows["New York (US-NY)"].select_one(".unverified").get_text() == "unverified"
+    assert rows["Rhode Island (US-RI)"].select_one(".unverified") is None
+    assert "vendor" in rows["Argentina (AR)"].get_text(" ") and rows["Argentina (AR)"].select_one(
+        ".unverified"
+    )
+    assert rows["Tupelo, MS (city)"]["data-status"] == "banned"
+    ny = soup.find("details", id="p-US-NY").get_text(" ", strip=True)
+    assert "Checked 2026-01-16" in ny and "unverified" in ny
+    world = soup.select_one("#world-h").find_parent("section")
+    line = world.select_one(".international").get_text(" ", strip=True)
+    assert line.startswith("International (UN, not a place)") and "legal" in line
+    assert "Single Convention on Narcotic Drugs 1961" in line and "checked 2021-12-07" in line
 
 
 @pytest.fixture
@@ -161,6 +185,15 @@ def test_page_in_headless_chromium(
     ]
     assert len(visible) == 1 and "Rhode Island" in visible[0].text
     box.clear()
+    box.send_keys("tupelo")  # a city of the research
+    assert browser.find_element(By.ID, "shown").text == "1"
+    row = next(
+        r for r in browser.find_elements(By.CSS_SELECTOR, "#places tbody tr") if r.is_displayed()
+    )
+    assert "Tupelo" in row.text and "Banned" in row.text and "unverified" in row.text
+    box.clear()
+    international = browser.find_element(By.CSS_SELECTOR, ".international")
+    assert international.is_displayed() and "not a place" in international.text
     # A tile opens its place's details.
     browser.find_element(By.CSS_SELECTOR, '.tile[data-code="US-NV"]').click()
     details = browser.find_element(By.ID, "p-US-NV")

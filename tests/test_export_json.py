@@ -74,10 +74,26 @@ def test_json_validates_against_the_published_schema(
     assert ri["instrument"]["citation"].startswith("R.I. Gen. Laws ch. 21-28.12")
     assert ri["valid_from"] == "2026-04-01" and ri["place"]["fips"] == "44"
     assert [lvl["code"] for lvl in ri["levels"]] == ["US-RI", "US"]
-    # Last verified: the knowledge time of the deciding record (no page checks yet).
+    # Last verified: the checked date of the deciding record (no page checks yet), never
+    # the day it was loaded.
     history = json.loads(cli("history", "US-RI", "--json").out)["records"]
     deciding = next(rec for rec in history if rec["id"] == ri["record_id"])
-    assert ri["last_verified"] == deciding["recorded_at"]
+    assert ri["last_verified"] == deciding["checked"] == ri["checked"] == "2026-04"
+    assert ri["verify"] is False
+    ny = got["US-NY"]
+    assert ny["verify"] is True and ny["levels"][0]["record"]["verify"] is True
+    assert ny["conditions"] and ny["levels"][0]["record"]["checked"] == "2026-01-16"
+    be = got["BE"]  # a record of an undated page: nothing verifies it
+    assert be["status"] == "banned" and be["checked"] is None and be["last_verified"] is None
+    ar = got["AR"]  # a vendor or advocacy page: a lead, always unverified
+    assert (ar["source_tier"], ar["verify"]) == ("vendor", True)
+    # The UN conventions: documentation beside the places, never a place.
+    assert [i["code"] for i in doc["international"]] == ["UN"]
+    assert doc["international"][0]["status"] == "legal" and "UN" not in got
+    # The new places: counties, cities and parishes by OCD id.
+    tupelo = got["ocd-division/country:us/state:ms/place:tupelo"]
+    assert tupelo["status"] == "banned" and tupelo["decided_by"]["level"] == "city"
+    assert got["ocd-division/country:us/state:la/parish:ouachita"]["place"]["kind"] == "county"
     # A city is decided by its own ban inside a restricted state; its chain is complete.
     sd = got["ocd-division/country:us/state:ca/place:san_diego"]
     assert sd["status"] == "banned" and sd["decided_by"]["level"] == "city"

@@ -161,11 +161,14 @@ def test_effective_status_names_the_deciding_level(loaded_db: Database) -> None:
         answer = effective(conn, county, "kratom", date(2026, 11, 21))
         assert (answer.status, answer.decided_by.code) == ("banned", county.code)  # type: ignore[union-attr]
         assert answer.levels[1].status == "regulated"
-        ohio = effective(conn, places.resolve(conn, "US-OH"), "kratom", date(2026, 11, 21))
-        assert ohio.status == "unknown" and ohio.decided_by.code == "US-OH"  # type: ignore[union-attr]
-        fl = places.resolve(conn, "US-FL")
-        during = effective(conn, fl, "7-OH", date(2025, 9, 1))
-        after = effective(conn, fl, "7-OH", date(2026, 11, 21))
-        assert during.status == "banned"
-        assert (after.status, after.min_age) == ("regulated", 21)  # emergency rule expired
-        assert after.levels[0].expired and after.levels[0].expired[0]["expires"] == "2026-06-30"
+        guam = effective(conn, places.resolve(conn, "US-GU"), "kratom", date(2026, 11, 21))
+        assert guam.status == "unknown" and guam.decided_by.code == "US-GU"  # type: ignore[union-attr]
+        ohio = places.resolve(conn, "US-OH")
+        during = effective(conn, ohio, "7-OH", date(2026, 1, 15))
+        after = effective(conn, ohio, "7-OH", date(2026, 11, 21))
+        assert (during.status, during.decided_by.code) == ("banned", "US-OH")  # type: ignore[union-attr]
+        # The emergency rule expired: Ohio's level falls back to its kratom record, and the
+        # federal restriction of 7-OH decides.
+        assert (after.status, after.decided_by.code) == ("restricted", "US")  # type: ignore[union-attr]
+        assert after.levels[0].status == "legal"
+        assert after.levels[0].expired and after.levels[0].expired[0]["expires"] == "2026-06-10"

@@ -31,7 +31,7 @@ FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-PLACES = {"US", "US-RI", "US-AL", "TH", "GB"}
+PLACES = {c: c for c in ("US", "US-RI", "US-AL", "TH", "GB", "US-PR")} | {"PR": "US-PR"}
 
 scalars = st.one_of(
     st.none(),
@@ -52,6 +52,10 @@ scalars = st.one_of(
             "regulated",
             "banned",
             "official",
+            "C",
+            "vendor",
+            "none",
+            "UN",
             "kratom",
             "7-OH",
             "10**100d",
@@ -78,6 +82,7 @@ RECORD_KEYS = [
     "source",
     "note",
     "verify",
+    "checked",
     "bogus",
 ]
 SOURCE_KEYS = [
@@ -148,21 +153,31 @@ def test_any_text_is_yaml_or_a_data_file_error(tmp_path: Path, text: str) -> Non
 @given(
     entries=st.lists(st.dictionaries(st.sampled_from(RECORD_KEYS), values, max_size=9), max_size=5),
     pending=st.lists(st.dictionaries(st.text(max_size=12), values, max_size=5), max_size=2),
+    international=st.lists(
+        st.dictionaries(st.sampled_from(RECORD_KEYS), values, max_size=9), max_size=2
+    ),
 )
 def test_record_files_parse_or_name_the_problem(
-    tmp_path: Path, entries: list[dict[str, object]], pending: list[dict[str, object]]
+    tmp_path: Path,
+    entries: list[dict[str, object]],
+    pending: list[dict[str, object]],
+    international: list[dict[str, object]],
 ) -> None:
     root = tmp_path / "jurisdictions"
     (root / "records").mkdir(parents=True, exist_ok=True)
-    doc = {"records": entries} | ({"pending": pending} if pending else {})
-    path = _write(root / "records" / "curated.yaml", yaml.safe_dump(doc, allow_unicode=True))
+    doc: dict[str, object] = {"records": entries}
+    if pending:
+        doc["pending"] = pending
+    if international:
+        doc["international"] = international
+    path = _write(root / "records" / "records.yaml", yaml.safe_dump(doc, allow_unicode=True))
     with no_hang(LIMIT):
         try:
             items = parse_file(path, root, PLACES)
         except DataFileError as err:
-            assert "curated.yaml" in str(err)
+            assert "records.yaml" in str(err)
             return
-    assert all(item.kind in ("status", "pending") for item in items)
+    assert all(item.kind in ("status", "pending", "international") for item in items)
 
 
 @FUZZ

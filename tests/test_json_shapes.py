@@ -19,7 +19,7 @@ from tests.support.receivers import WebhookReceiver
 from tracker.cli.watch_common import OUTCOMES
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-SECTION = README[README.index("### JSON output") : README.index("## Data: places")]
+SECTION = README[README.index("### JSON output") : README.index("\n## Data\n")]
 STATUTE = (Path(__file__).resolve().parent / "data" / "pages" / "statute.html").read_text()
 
 
@@ -73,6 +73,16 @@ def documented() -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
 
 def check(real: Any, shape: dict[str, Any], named: dict[str, dict[str, Any]], where: str) -> None:
     assert isinstance(real, dict), where
+    if len(shape) == 1 and next(iter(shape)).isupper():
+        # `{LEVEL: {...}}`: a map whose keys are values (every level, every status).
+        inner = next(iter(shape.values()))
+        assert real, f"{where}: the test must fill this map"
+        for key, value in real.items():
+            if isinstance(inner, dict):
+                check(value, inner, named, f"{where}.{key}")
+            else:
+                assert not isinstance(value, (dict, list)), f"{where}.{key}: not a plain value"
+        return
     assert set(real) == set(shape), f"{where}: documented {sorted(shape)}, printed {sorted(real)}"
     for key, sub in shape.items():
         if isinstance(sub, dict) and real[key] is not None:
@@ -142,9 +152,7 @@ COMMANDS: dict[str, list[str]] = {
         "1",
         "--json",
     ],
-    # HOOK for issue 10 (merged separately): `tracker coverage --json` is documented in
-    # the README's JSON output section with the other shapes; add its line here:
-    # "coverage": ["coverage", "--json"],
+    "coverage": ["coverage", "--json"],
 }
 
 

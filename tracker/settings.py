@@ -115,6 +115,15 @@ DECLARED: tuple[Setting, ...] = (
         "Folder the exports and the status page are regenerated into (`tracker export "
         "--all`, the daemon); empty means <data_dir>/exports.",
     ),
+    # Knowledge (issue 10).
+    Setting(
+        "stale_days",
+        int,
+        365,
+        "Days after which a record is stale: `tracker coverage` counts from its checked date "
+        "(when a person last verified its sources; undated is stale), `tracker review "
+        "--stale` from its last verification (the later of that and the tracker's own).",
+    ),
     # Alerts (issue 4): mail, webhooks, links.
     Setting(
         "smtp_host",
@@ -224,13 +233,6 @@ DECLARED: tuple[Setting, ...] = (
         True,
         "Watch the shipped official sources (jurisdictions/sources); false turns them all "
         "off (staging, tests), leaving only your own <data_dir>/sources.yaml.",
-    ),
-    Setting(
-        "stale_days",
-        int,
-        365,
-        "A record whose last verification is older than this many days is stale "
-        "(coverage, review --stale).",
     ),
     # The daemon (issue 5): timers, leases and limits of `tracker run`. Times in seconds.
     Setting(

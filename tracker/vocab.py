@@ -27,12 +27,23 @@ SUBSTANCE_COVERED_BY: dict[str, tuple[str, ...]] = {
     "7-OH": ("7-OH", "kratom"),
 }
 
-TIERS: tuple[str, ...] = ("official", "secondary", "seed")
+# Source quality, best first. `vendor` (tier C in the data files) is a vendor's or an
+# advocate's page: a lead, never confirmation, so a record resting on one is always marked
+# to verify. `seed` is one of the project's seed documents (secondary articles).
+TIERS: tuple[str, ...] = ("official", "secondary", "vendor", "seed")
+TIER_LABELS: dict[str, str] = {
+    "official": "official source (legislature, agency, gazette, official code)",
+    "secondary": "reputable secondary source (law firm, news, legal-information site)",
+    "vendor": "vendor or advocacy page (lead only)",
+    "seed": "seed document (a secondary article the project started from)",
+}
 TIER_ALIASES: dict[str, str] = {
     "a": "official",
     "official": "official",
     "b": "secondary",
     "secondary": "secondary",
+    "c": "vendor",
+    "vendor": "vendor",
     "seed": "seed",
     "seed document": "seed",
     "seed_document": "seed",
@@ -47,7 +58,13 @@ INSTRUMENT_TYPES: tuple[str, ...] = (
     "federal_notice",
     "agency_position",
     "document",
+    # A source says no law at this level names kratom: a dated positive finding (status
+    # `legal`), unlike a place with no record at all.
+    "none",
 )
+
+# Where a pending measure would take a place's status.
+DIRECTIONS: tuple[str, ...] = ("ban", "restrict", "regulate", "repeal")
 
 # What users may be told about (`tracker.alerts.events`); operators subscribe to
 # `source_failing` explicitly.
@@ -91,7 +108,8 @@ def match_tier(raw: str) -> str:
             return tier
     else:
         raise ValueError(
-            f"{raw!r} is not a source tier; accepted: official (A), secondary (B), seed"
+            f"{raw!r} is not a source tier; accepted: official (A), secondary (B), "
+            "vendor (C: a vendor or advocacy page), seed"
         )
 
 

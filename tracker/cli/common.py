@@ -67,6 +67,26 @@ def citation(record: dict[str, Any] | None) -> str:
     return "-"
 
 
+# The mark of a record whose sources conflict or whose instrument was not confirmed in
+# official text (`verify: true`), and of every record resting on a vendor or advocacy page.
+UNVERIFIED = "unverified"
+
+
+def tier_text(record: dict[str, Any] | None) -> str:
+    """The source tier of a record, with the unverified mark when it has one."""
+    if not record:
+        return "-"
+    tier = str(record["source"]["tier"])
+    return f"{tier} · {UNVERIFIED}" if record["verify"] else tier
+
+
+def span_text(record: dict[str, Any]) -> tuple[str, str]:
+    """(from, until) of a record for a table; a claim of no period says so."""
+    if record.get("no_period"):
+        return "no period", "-"
+    return record["valid_from"] or "unknown", record["valid_to"] or "-"
+
+
 def short(text: str, width: int = 60) -> str:
     """`text` cut to `width` with an ellipsis, on a terminal only: piped into another
     program or a file, every cell stays whole (nothing a script reads is cut)."""

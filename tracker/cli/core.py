@@ -8,11 +8,14 @@ from typing import Any
 import click
 
 from tracker.cli.common import (
+    UNVERIFIED,
     as_of_option,
     citation,
     known_at_option,
     short,
+    span_text,
     substance_option,
+    tier_text,
     times,
 )
 from tracker.cli.context import database
@@ -111,25 +114,7 @@ def _render_answer(a: Answer, under: dict[str, Any] | None = None) -> str:
         )
         if under:
             lines += _review_lines(under)
-        rec = a.record
-        inst = rec["instrument"]
-        lines.append(f"  {inst['type'] or 'instrument'}: {citation(rec)}")
-        span = f"from {rec['valid_from'] or 'unknown'}" + (
-            f" until {rec['valid_to']}" if rec["valid_to"] else ""
-        )
-        if rec["expires"]:
-            span += f", expires {rec['expires']}"
-        lines.append(
-            f"  {span} · source: {rec['source']['tier']}"
-            + (" · to verify" if rec["verify"] else "")
-        )
-        for key in ("url",):
-            if rec["source"][key]:
-                lines.append(f"  {rec['source'][key]}")
-        if rec["source"]["quote"]:
-            lines.append(f"  “{rec['source']['quote']}”")
-        if rec["note"]:
-            lines.append(f"  note: {rec['note']}")
+        lines += _record_lines(a.record)
     rows = []
     for lvl in a.levels:
         r = lvl.record
@@ -138,10 +123,10 @@ def _render_answer(a: Answer, under: dict[str, Any] | None = None) -> str:
                 places_mod.level_name(lvl.place),
                 places_mod.label(lvl.place),
                 status_text(lvl.status, r["min_age"] if r else None),
-                (r["valid_from"] or "unknown") if r else "-",
-                (r["valid_to"] or "-") if r else "-",
+                *(span_text(r) if r else ("-", "-")),
                 short(citation(r), 50),
-                r["source"]["tier"] if r else "-",
+                tier_text(r),
+                (r["checked"] or "undated") if r else "-",
             ]
         )
         for ex in lvl.expired:
@@ -153,25 +138,59 @@ def _render_answer(a: Answer, under: dict[str, Any] | None = None) -> str:
                     ex["valid_from"] or "unknown",
                     f"expired {ex['expires']}",
                     short(citation(ex), 50),
-                    ex["source"]["tier"],
+                    tier_text(ex),
+                    ex["checked"] or "undated",
                 ]
             )
-    lines += [
-        "",
-        table(["level", "place", "status", "from", "until", "citation", "tier"], rows, indent="  "),
-    ]
+    headers = ["level", "place", "status", "from", "until", "citation", "tier", "checked"]
+    lines += ["", table(headers, rows, indent="  ")]
     for rel in a.related:
         lines.append(
             f"  also: {rel['substance']} {status_text(rel['status'], rel['min_age'])}"
             f" at {rel['place']} ({short(citation(rel), 60)})"
             + (f", expires {rel['expires']}" if rel["expires"] else "")
+            + (f" [{UNVERIFIED}]" if rel["verify"] else "")
         )
     for p in a.pending:
+        stage = p["stage"] + (f" {p['stage_date']}" if p["stage_date"] else "")
         lines.append(
             f"  pending: {p['place']} {p['substance']} {p['direction']}: "
-            f"{short(p['measure'], 70)} ({p['stage']}) [{p['source']['tier']}]"
+            f"{short(p['measure'], 70)} ({stage}) [{tier_text(p)}]"
         )
     return "\n".join(lines)
+
+
+def _record_lines(rec: dict[str, Any]) -> list[str]:
+    """The deciding record: instrument, dates, source, marks, conditions, quote, note."""
+    inst, src = rec["instrument"], rec["source"]
+    lines = []
+    if rec["verify"]:
+        why = (
+            "a vendor or advocacy page, a lead only"
+            if src["tier"] == "vendor"
+            else "sources conflict or the instrument was not confirmed in official text"
+        )
+        lines.append("  " + paint(f"{UNVERIFIED.upper()}: {why}", "yellow", bold=True))
+    if inst["type"] == "none":
+        lines.append(f"  no law at this level names kratom: {citation(rec)}")
+    else:
+        lines.append(f"  {inst['type'] or 'instrument'}: {citation(rec)}")
+    frm, until = span_text(rec)
+    span = f"from {frm}" + (f" until {until}" if rec["valid_to"] else "")
+    if rec["expires"]:
+        span += f", expires {rec['expires']}"
+    lines.append(f"  {span} · source: {tier_text(rec)} · checked {rec['checked'] or 'undated'}")
+    if rec["conditions"]:
+        lines.append(f"  conditions: {'; '.join(rec['conditions'])}")
+    if src["title"] and src["url"]:
+        lines.append(f"  {src['title']}: {src['url']}")
+    elif src["url"]:
+        lines.append(f"  {src['url']}")
+    if src["quote"]:
+        lines.append(f"  “{src['quote']}”")
+    if rec["note"]:
+        lines.append(f"  note: {rec['note']}")
+    return lines
 
 
 # ---------------------------------------------------------------- history
@@ -224,9 +243,9 @@ def history(place: str, as_json: bool) -> None:
             ts(r["superseded_at"]),
             r["substance"],
             status_text(r["status"], r["min_age"]),
-            r["valid_from"] or "unknown",
-            r["valid_to"] or "-",
-            r["source"]["tier"],
+            *span_text(r),
+            tier_text(r),
+            r["checked"] or "undated",
             short(citation(r), 48),
         ]
         for r in rows
@@ -242,18 +261,27 @@ def history(place: str, as_json: bool) -> None:
                 "valid from",
                 "valid to",
                 "tier",
+                "checked",
                 "citation / source",
             ],
             body,
         )
     )
+    if any(r["no_period"] for r in rows):
+        click.echo(
+            "  no period: the claim's document is undated, so it answers for no date "
+            "(kept in history, attributed)."
+        )
+    for r in rows:
+        if r["conditions"]:
+            click.echo(f"  #{r['id']} conditions: {'; '.join(r['conditions'])}")
     quotes = {(r["source"]["document"], r["source"]["quote"]) for r in rows if r["source"]["quote"]}
     for doc, quote in sorted(quotes, key=str):
         click.echo(f"  {doc or 'source'}: “{quote}”")
     for p in pend:
         click.echo(
             f"  pending #{p['id']} {ts(p['recorded_at'])} -> {ts(p['superseded_at'])}: "
-            f"{p['measure']} ({p['stage']})"
+            f"{p['measure']} ({p['stage']}) [{tier_text(p)}]"
         )
 
 
@@ -317,7 +345,7 @@ def list_places(
             status_text(a.status, a.min_age),
             (a.record or {}).get("valid_from") or ("-" if not a.record else "unknown"),
             places_mod.short_code(a.decided_by) if a.decided_by and a.record else "-",
-            (a.record or {}).get("source", {}).get("tier", "-"),
+            tier_text(a.record),
         ]
         for a in answers
     ]
@@ -327,4 +355,7 @@ def list_places(
 
 def _list_item(a: Answer) -> dict[str, Any]:
     d = a.to_dict()
-    return {k: d[k] for k in ("place", "status", "min_age", "decided_by", "record")}
+    item = {k: d[k] for k in ("place", "status", "min_age", "decided_by", "record")}
+    # The deciding record's mark, at the top for filters: true = to verify.
+    item["verify"] = bool(a.record and a.record["verify"])
+    return item

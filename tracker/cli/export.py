@@ -48,15 +48,27 @@ def _format_help() -> str:
     is_flag=True,
     help="Write every export, for every substance, into the export_dir setting (or -o).",
 )
+@click.option(
+    "--unknown",
+    type=click.Choice(["block", "allow"], case_sensitive=False),
+    help="shipping only: places with no record go into do_not_ship with status unknown "
+    "(block, the default) or into their own list `unknown` (allow); never dropped.",
+)
 def export(
-    fmt: str | None, as_of: str | None, substance: str, output: str | None, everything: bool
+    fmt: str | None,
+    as_of: str | None,
+    substance: str,
+    output: str | None,
+    everything: bool,
+    unknown: str | None,
 ) -> None:
     """Export every place's status as json, csv, ndjson, shipping, atom or html.
 
     json: every place with its effective status, conditions, dates, citations, source
     tier and last-verified time (JSON Schema in tracker/schemas/); ndjson: the same
     records, one per line; csv: one row per place; shipping: do-not-ship and minimum-age
-    lists, CSV, or JSON when -o ends in .json; atom: recent events as an Atom feed;
+    lists (places with no record are blocked unless --unknown allow), CSV, or JSON when
+    -o ends in .json; atom: recent events as an Atom feed;
     html: a self-contained status page. A file is replaced atomically: on any error the
     previous one is left as it was.
     """
@@ -65,11 +77,12 @@ def export(
     from tracker.law.dates import parse_day
 
     day = parse_day(as_of, option="--as-of") if as_of else None
+    options = {"unknown": unknown.lower()} if unknown else {}
     if everything:
-        if fmt or day:
+        if fmt or day or unknown:
             raise UsageError(
-                "--all writes every format for today; it takes no --format or --as-of",
-                "Drop --format/--as-of, or drop --all to write one export.",
+                "--all writes every format for today; it takes no --format, --as-of or --unknown",
+                "Drop them, or drop --all to write one export.",
             )
         folder = Path(output) if output else export_folder(settings())
         for path in regenerate_exports(database(), folder):
@@ -78,6 +91,6 @@ def export(
     if not fmt:
         raise UsageError("missing --format", f"Formats: {_format_help()}.")
     if output and output != "-":
-        run_export(database(), fmt, Path(output), as_of=day, substance=substance)
+        run_export(database(), fmt, Path(output), as_of=day, substance=substance, options=options)
         return
-    run_export(database(), fmt, sys.stdout, as_of=day, substance=substance)
+    run_export(database(), fmt, sys.stdout, as_of=day, substance=substance, options=options)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import click
 
-from tracker.cli.common import short, substance_option
+from tracker.cli.common import short, substance_option, tier_text
 from tracker.cli.context import database
 from tracker.cli.output import SCHEMA, echo_json, json_option, status_text, table
 from tracker.errors import UsageError
@@ -15,6 +15,7 @@ from tracker.law.belief import Belief
 from tracker.law.dates import PartialDate
 from tracker.law.effective import place_dict
 from tracker.law.history import record_belief
+from tracker.timeutil import utcnow
 from tracker.vocab import INSTRUMENT_TYPES, STATUSES
 
 # ---------------------------------------------------------------- record
@@ -95,9 +96,21 @@ def operator() -> str:
 )
 @click.option(
     "--tier",
-    type=click.Choice(["official", "secondary"], case_sensitive=False),
-    help="official: legislature, agency, gazette; secondary: reputable press. Default "
+    type=click.Choice(["official", "secondary", "vendor"], case_sensitive=False),
+    help="official: legislature, agency, gazette; secondary: reputable press; vendor: a "
+    "vendor or advocacy page (a lead only: the record is marked unverified). Default "
     "secondary; with --change, official when the page is a shipped official source.",
+)
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Mark the record unverified: sources conflict or the instrument is unconfirmed.",
+)
+@click.option(
+    "--checked",
+    metavar="DATE",
+    help="When the fact was last verified (the newest material consulted): YYYY-MM-DD, "
+    "YYYY-MM or YYYY; default today.",
 )
 @click.option("--by", "by", metavar="NAME", help="Who records it (default: user@host).")
 @click.option(
@@ -128,6 +141,8 @@ def record(
     change: str | None,
     tier: str | None,
     by: str | None,
+    verify: bool,
+    checked: str | None,
     instrument_type: str | None,
     title: str | None,
     min_age: int | None,
@@ -152,6 +167,11 @@ def record(
     change_id = _change_number(change) if change is not None else None
     if source_url is None and change_id is None:
         raise UsageError("missing --source", "Give --source URL, or --change N to cite a change.")
+    seen = _partial(checked, "--checked") or PartialDate(utcnow().date())
+    if seen.value > utcnow().date():
+        raise UsageError(
+            f"--checked {checked} is in the future", "Give the day the fact was last verified."
+        )
     db = database()
     closed: list[int] = []
     with db.write() as conn:
@@ -180,6 +200,8 @@ def record(
                 source_quote=proof.quote if proof else None,
                 source_date=proof.detected_on if proof else None,
                 note=note,
+                verify=verify or tier.lower() == "vendor",
+                checked=seen,
             )
         except ValueError as exc:
             raise UsageError(str(exc), "Fix the option named above.") from None
@@ -263,14 +285,14 @@ def pending(place: str | None, as_json: bool) -> None:
             p["direction"],
             short(p["measure"], 60),
             p["stage"],
-            p["published"] or "-",
-            p["source"]["tier"] + (" · verify" if p["verify"] else ""),
+            p["stage_date"] or "-",
+            tier_text(p),
+            p["checked"] or "undated",
         ]
         for p in items
     ]
-    click.echo(
-        table(["place", "substance", "direction", "measure", "stage", "published", "tier"], rows)
-    )
+    headers = ["place", "substance", "direction", "measure", "stage", "since", "tier", "checked"]
+    click.echo(table(headers, rows))
 
 
 @click.command()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import TextIO
@@ -88,18 +88,34 @@ def export(
     as_of: date | None = None,
     substance: str = "kratom",
     now: datetime | None = None,
+    options: Mapping[str, str] | None = None,
 ) -> None:
     """Write format `fmt` to the file `out` (atomically) or to the stream `out`.
 
-    Raises UsageError for an unknown format or substance, a bad `as_of` (see
+    `options` are the format's own choices (shipping: `unknown` = block | allow).
+    Raises UsageError for an unknown format, substance or option, a bad `as_of` (see
     `snapshot.check_as_of`) or an output file that cannot be written.
     """
     f = get_format(fmt)
+    given = dict(options or {})
+    for key in given:
+        if key not in f.options:
+            raise UsageError(
+                f"--{key} does not apply to --format {f.name}",
+                "Formats with options: "
+                + ", ".join(f"{x.name} (--{', --'.join(x.options)})" for x in _with_options())
+                + ".",
+            )
     snap = snapshot_for(db, [f], _substance(substance), as_of, now)
+    snap.options = given
     if isinstance(out, Path):
         atomic_write(out, _writer(f, snap, f.suffix_for(out.name)))
     else:
         f.write(snap, out, f.suffix_for(None))
+
+
+def _with_options() -> list[Format]:
+    return [f for f in formats().values() if f.options]
 
 
 def _writer(f: Format, snap: Snapshot, suffix: str) -> Callable[[TextIO], None]:

@@ -58,6 +58,8 @@ def _summary(event: dict[str, Any]) -> str:
         ("measure", p.get("measure")),
         ("source", p.get("source_url") or p.get("source_document")),
         ("source tier", p.get("source_tier")),
+        ("checked", p.get("checked")),
+        ("unverified", "yes: sources conflict, or a lead only" if p.get("verify") else None),
         ("kratom terms", ", ".join(p.get("keywords") or []) or None),
         ("note", p.get("note")),
     )

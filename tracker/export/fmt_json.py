@@ -31,6 +31,7 @@ def document(snapshot: Snapshot) -> dict[str, Any]:
         "substance": snapshot.substance,
         "last_verified_means": MEANING,
         "places": [e.to_dict() for e in snapshot.entries],
+        "international": snapshot.international,
     }
 
 

@@ -12,7 +12,9 @@ reads nothing from the database (everything it needs is in the snapshot, built i
 transaction) and it may raise, in which case the caller discards what was written.
 `suffixes` are the file suffixes the format writes, the default first; a format with
 several (shipping: `.csv` and `.json`) is told which one was chosen in `suffix`.
-`needs` names the optional parts of the snapshot it reads (`history`, `events`).
+`needs` names the optional parts of the snapshot it reads (`history`, `events`);
+`options` names the per-export choices it reads from `snapshot.options` (shipping:
+`unknown`), so an option given to a format that has none is refused, not ignored.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class Format:
     write: Writer
     suffixes: tuple[str, ...]
     needs: frozenset[str]
+    options: tuple[str, ...] = ()
 
     def suffix_for(self, filename: str | None) -> str:
         """The variant for an output file name: its suffix when the format writes that
@@ -56,7 +59,11 @@ _FORMATS: dict[str, Format] = {}
 
 
 def register(
-    name: str, *, suffixes: tuple[str, ...], needs: tuple[str, ...] = ()
+    name: str,
+    *,
+    suffixes: tuple[str, ...],
+    needs: tuple[str, ...] = (),
+    options: tuple[str, ...] = (),
 ) -> Callable[[Writer], Writer]:
     """Register the decorated writer as format `name`; its first docstring line is the help."""
 
@@ -64,7 +71,7 @@ def register(
         if name in _FORMATS:
             raise ValueError(f"export format {name!r} registered twice")
         help_text = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
-        _FORMATS[name] = Format(name, help_text, fn, suffixes, frozenset(needs))
+        _FORMATS[name] = Format(name, help_text, fn, suffixes, frozenset(needs), options)
         return fn
 
     return wrap

@@ -1,9 +1,10 @@
 """Everything an export shows, read in one transaction: the snapshot.
 
 `build_snapshot` answers every place for one substance on one day (as known now), with
-the pending measures of each chain and each place's last-verified time; on request it
-adds every place's full history (the status page) and the recent events (the feed).
-Writers only format a snapshot, so all formats of one regeneration agree.
+the pending measures of each chain, each place's last-verified value and the statements
+about no place (`international`: the UN conventions, documentation, never a status); on
+request it adds every place's full history (the status page) and the recent events (the
+feed). Writers only format a snapshot, so all formats of one regeneration agree.
 
 `check_as_of` refuses a day the exports cannot answer honestly: a day in the future
 (nothing is known about it yet; `tracker status --as-of` answers planned changes) or
@@ -27,7 +28,7 @@ from tracker.law.effective import Answer, effective_all, pending
 from tracker.law.history import record_dict
 from tracker.law.places import level_name
 from tracker.law.review import open_by_place, under_review
-from tracker.storage.tables_core import EVENT, STATUS
+from tracker.storage.tables_core import EVENT, INTERNATIONAL, STATUS
 from tracker.timeutil import today_utc, utcnow
 from tracker.vocab import SUBSTANCE_COVERED_BY
 
@@ -44,7 +45,7 @@ class Entry:
     """One place in an export: its answer, last-verified time and pending measures."""
 
     answer: Answer
-    last_verified: datetime | None
+    last_verified: datetime | None  # the tracker's last confirmation (`export.verified`)
     pending: list[dict[str, Any]] = field(default_factory=list)
     # Open review items of the place or its deciding level (`law.review.under_review`).
     under_review: dict[str, Any] | None = None
@@ -77,6 +78,7 @@ class Entry:
             "source": rec["source"] if rec else None,
             "source_tier": rec["source"]["tier"] if rec else None,
             "verify": bool(rec["verify"]) if rec else False,
+            "checked": rec["checked"] if rec else None,
             "note": rec["note"] if rec else None,
             "record_id": rec["id"] if rec else None,
             "last_verified": self.last_verified.isoformat() if self.last_verified else None,
@@ -101,6 +103,8 @@ def _brief(rec: dict[str, Any]) -> dict[str, Any]:
         "citation": rec["instrument"]["citation"],
         "url": rec["instrument"]["url"] or rec["source"]["url"],
         "source_tier": rec["source"]["tier"],
+        "verify": bool(rec["verify"]),
+        "checked": rec["checked"],
     }
 
 
@@ -128,13 +132,21 @@ class Snapshot:
     entries: list[Entry]
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
+    # Statements about no place for this substance (documentation, never a status).
+    international: list[dict[str, Any]] = field(default_factory=list)
+    # Per-export choices a format may read (shipping: `unknown` = block | allow).
+    options: dict[str, str] = field(default_factory=dict)
 
 
 def earliest_valid_from(conn: Connection) -> PartialDate | None:
     """The earliest start of any record ever held (with its precision), or None."""
+    # A claim of no period (its sentinel start) is no dated record.
     row = conn.execute(
         sa.select(STATUS.c.valid_from, STATUS.c.valid_from_precision)
-        .where(STATUS.c.valid_from.is_not(None))
+        .where(
+            STATUS.c.valid_from.is_not(None),
+            sa.or_(STATUS.c.valid_to.is_(None), STATUS.c.valid_to > STATUS.c.valid_from),
+        )
         .order_by(STATUS.c.valid_from)
         .limit(1)
     ).first()
@@ -188,6 +200,7 @@ def build_snapshot(
             Entry(a, verified[a.place.code], items, under_review(reviews, a.place.code, decider))
         )
     snap = Snapshot(substance, as_of, now or utcnow(), entries)
+    snap.international = international(conn, substance)
     if "history" in wanted:
         snap.history = _history(conn)
     if "events" in wanted:
@@ -197,6 +210,18 @@ def build_snapshot(
             until = datetime.combine(as_of + timedelta(days=1), time(0), UTC)
         snap.events = recent_events(conn, substance, until=until)
     return snap
+
+
+def international(conn: Connection, substance: str) -> list[dict[str, Any]]:
+    """The current statements about no place that speak of `substance` (or of kratom,
+    which covers 7-OH), in the documented record shape, by code."""
+    covered = list(SUBSTANCE_COVERED_BY[substance])
+    rows = conn.execute(
+        sa.select(INTERNATIONAL.c.record)
+        .where(INTERNATIONAL.c.superseded_at.is_(None), INTERNATIONAL.c.substance.in_(covered))
+        .order_by(INTERNATIONAL.c.code, INTERNATIONAL.c.id)
+    )
+    return [dict(record) for (record,) in rows]
 
 
 def _history(conn: Connection) -> dict[str, list[dict[str, Any]]]:

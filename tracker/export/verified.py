@@ -1,31 +1,35 @@
-"""Last verified: the latest time the tracker had grounds to believe a place's answer.
+"""Last verified: when a place's answer was last verified, kept as two facts because they
+are different evidence.
 
-- Start from the knowledge time (`recorded_at`) of the record that decides the answer:
-  when the tracker last recorded the deciding fact.
-- Move it forward to the last successful check of a watched official page of the
-  *deciding* place (a city inside a banned state is verified by the state's page), but
-  only while no kratom-relevant change of that place's pages has been detected since the
-  record was recorded: a relevant change means the record may be out of date until
-  someone reviews it and records what the page now says.
-- A review item of the deciding place dismissed by an operator (`tracker review N
-  --dismiss`) is a verification of the record: the time of the dismissal counts, and
-  the dismissed change (like one the page itself undid) no longer holds the time back.
-- A place decided by no record (status `unknown` with nothing recorded) has no
-  last-verified time (null).
+- `checked` (the deciding record's own field): the date of the newest material a person
+  consulted for the record (never the day it was loaded), at its precision (`2021-04`);
+  null when its source page is undated.
+- `last_verified` (this module): the latest time the tracker itself confirmed the record
+  after recording it: a successful check of a watched official page of the *deciding*
+  place (a city inside a banned state is confirmed by the state's page) that falls after
+  the whole `checked` period, while no unsettled kratom-relevant change of that place's
+  pages has been detected since the record was recorded (such a change means the record
+  may be out of date until someone reviews it); or an operator's dismissal of a review
+  item of that place (`tracker review N --dismiss`), which also settles the dismissed
+  change, as a page that undid its own change does. Null until then, and for a place
+  decided by no record. In the JSON export it stays an ISO 8601 time (the field's type
+  in `tracker.export/1`).
 
-`stale_records` lists the current records that decide their own place's answer and whose
-last verification is older than `stale_days` (`tracker review --stale`).
+A record's last verification is the later of the two (`latest`): what `tracker status`
+and the status page show, and what `stale_records` (`tracker review --stale`) and
+`tracker coverage` compare with `stale_days`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from tracker.law.dates import PartialDate
 from tracker.law.effective import Answer, effective_all
 from tracker.storage.tables_review import REVIEW_ITEM
 from tracker.storage.tables_watch import PAGE_CHANGE, SOURCE
@@ -33,10 +37,12 @@ from tracker.vocab import SUBSTANCES
 
 # Written into every JSON export, so the data explains itself.
 MEANING = (
-    "the knowledge time of the record that decides this answer, moved forward to the last "
-    "successful check of an official page of the deciding place while no kratom-relevant "
-    "change of that place's pages has been detected since the record; null when no record "
-    "decides"
+    "the latest time the tracker confirmed the record that decides this answer, after "
+    "recording it: a successful check of an official page of the deciding place later than "
+    "the record's checked period, with no kratom-relevant change of that place's pages "
+    "detected since the record, or an operator's dismissal of a review of that place; null "
+    "until then. `checked` is when a person last verified the record's sources (the newest "
+    "material consulted, at its precision); the last verification is the later of the two"
 )
 
 
@@ -74,30 +80,56 @@ def _last_dismissed(conn: Connection, codes: Sequence[str]) -> dict[str, datetim
     return {code: when for code, when in rows if when is not None}
 
 
+def _after_checked(when: datetime, checked: str | None) -> bool:
+    """True when `when` falls after the whole `checked` period (or none is known)."""
+    if checked is None:
+        return True
+    return when.date() >= PartialDate.parse(checked).period_end().value
+
+
 def last_verified(conn: Connection, answers: Sequence[Answer]) -> dict[str, datetime | None]:
-    """Last-verified time of each answer, keyed by its place code (see the module doc)."""
-    out: dict[str, datetime | None] = {}
-    for a in answers:
-        rec = a.record
-        out[a.place.code] = datetime.fromisoformat(rec["recorded_at"]) if rec else None
+    """The tracker's last confirmation of each answer's deciding record, keyed by its
+    place code (see the module doc)."""
+    out: dict[str, datetime | None] = {a.place.code: None for a in answers}
     deciders = sorted({a.decided_by.code for a in answers if a.decided_by and a.record})
     if not deciders:
         return out
-    checked = _last_ok(conn, deciders)
+    ok = _last_ok(conn, deciders)
     changed = _last_relevant_change(conn, deciders)
     dismissed = _last_dismissed(conn, deciders)
     for a in answers:
-        recorded = out[a.place.code]
-        if a.decided_by is None or recorded is None:
+        rec = a.record
+        if a.decided_by is None or rec is None:
             continue
+        recorded = datetime.fromisoformat(rec["recorded_at"])
+        best: datetime | None = None
         review = dismissed.get(a.decided_by.code)
         if review is not None and review > recorded:
-            out[a.place.code] = recorded = review
-        check = checked.get(a.decided_by.code)
+            best = review
+        check = ok.get(a.decided_by.code)
         change = changed.get(a.decided_by.code)
-        if check is not None and check > recorded and (change is None or change <= recorded):
-            out[a.place.code] = check
+        if (
+            check is not None
+            and check > recorded
+            and _after_checked(check, rec["checked"])
+            and (change is None or change <= recorded)
+            and (best is None or check > best)
+        ):
+            best = check
+        out[a.place.code] = best
     return out
+
+
+def latest(checked: str | None, confirmed: datetime | None) -> date | None:
+    """The day of a record's last verification: its confirmation, or else the last day of
+    its `checked` period (the latest day the material could be from); None for neither."""
+    if confirmed is not None:
+        end = PartialDate.parse(checked).period_end().value if checked else None
+        day = confirmed.date()
+        return day if end is None or day >= end else end - timedelta(days=1)
+    if checked is None:
+        return None
+    return PartialDate.parse(checked).period_end().value - timedelta(days=1)
 
 
 def stale_records(
@@ -107,10 +139,11 @@ def stale_records(
     now: datetime,
     codes: Iterable[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Current records deciding their own place's answer today (either substance),
-    last verified more than `days` ago, oldest verification first; each
-    `{record, place, place_name, substance, status, min_age, citation, last_verified,
-    age_days}`."""
+    """Current records deciding their own place's answer today (either substance), last
+    verified (`latest`) more than `days` ago or never (an undated source, unconfirmed),
+    those first, then the oldest verification; each `{record, place, place_name,
+    substance, status, min_age, citation, checked, last_verified, age_days}`
+    (`last_verified` a day, `age_days` null when never verified)."""
     wanted = None if codes is None else sorted(set(codes))
     seen: dict[int, dict[str, Any]] = {}
     for substance in SUBSTANCES:
@@ -120,11 +153,13 @@ def stale_records(
             if a.record and a.decided_by and a.decided_by.code == a.place.code
         ]
         verified = last_verified(conn, answers)
+        today = now.date()
         for a in answers:
-            when = verified[a.place.code]
             rec = a.record
             assert rec is not None
-            if when is None or rec["id"] in seen or now - when <= timedelta(days=days):
+            day = latest(rec["checked"], verified[a.place.code])
+            age = None if day is None else (today - day).days
+            if rec["id"] in seen or (age is not None and age <= days):
                 continue
             seen[rec["id"]] = {
                 "record": rec["id"],
@@ -134,7 +169,9 @@ def stale_records(
                 "status": rec["status"],
                 "min_age": rec["min_age"],
                 "citation": rec["instrument"]["citation"] or rec["source"]["document"],
-                "last_verified": when.isoformat(),
-                "age_days": (now - when).days,
+                "checked": rec["checked"],
+                "last_verified": day.isoformat() if day else None,
+                "age_days": age,
             }
-    return sorted(seen.values(), key=lambda r: (r["last_verified"], r["place"]))
+    # Undated (never verified) first, then the oldest verification.
+    return sorted(seen.values(), key=lambda r: (r["last_verified"] or "", r["place"]))

@@ -12,8 +12,9 @@ from typing import Any
 
 from tracker.export.snapshot import Entry, Snapshot
 from tracker.export.tiles import US_COLS, US_GRID, US_ROWS, WORLD_COLS, WORLD_ROWS, world_layout
+from tracker.export.verified import latest
 from tracker.law.places import label, level_name, short_code
-from tracker.vocab import STATUSES, TIERS
+from tracker.vocab import STATUSES, TIER_LABELS, TIERS
 
 # Letter, name and meaning of each status: the legend shows all three, so no reader
 # depends on colour (the page adds a distinct pattern per status too).
@@ -24,11 +25,7 @@ STATUS_INFO: dict[str, tuple[str, str, str]] = {
     "legal": ("L", "Legal", "no kratom-specific law"),
     "unknown": ("?", "Unknown", "no record for a level whose law could decide"),
 }
-TIER_INFO: dict[str, str] = {
-    "official": "official source: legislature, agency, gazette or official code",
-    "secondary": "reputable secondary source: law firm, news, trade press",
-    "seed": "seed document: a secondary article the project started from",
-}
+TIER_INFO: dict[str, str] = TIER_LABELS
 _STATES = ("state", "district")
 
 
@@ -44,6 +41,18 @@ def _when(value: str | datetime | None) -> str:
         return "never"
     when = datetime.fromisoformat(value) if isinstance(value, str) else value
     return when.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _verified(checked: str | None, confirmed: datetime | None) -> str:
+    """The last verification as a person reads it: the tracker's confirmation (a day) when
+    it is later than the `checked` period, else the checked date at its precision, else
+    `unknown` (an undated page nobody confirmed)."""
+    day = latest(checked, confirmed)
+    if day is None:
+        return "unknown"
+    if confirmed is not None and confirmed.date() == day:
+        return day.isoformat()
+    return checked or day.isoformat()
 
 
 def _anchors(entries: list[Entry]) -> dict[str, str]:
@@ -73,6 +82,8 @@ def citation(rec: dict[str, Any] | None) -> str:
 
 
 def _span(rec: dict[str, Any]) -> str:
+    if rec.get("no_period"):
+        return "no period (undated document: answers for no date)"
     return f"{rec['valid_from'] or 'unknown start'} to {rec['valid_to'] or 'no end'}"
 
 
@@ -95,10 +106,30 @@ def _record(rec: dict[str, Any]) -> dict[str, Any]:
         "quote": src.get("quote"),
         "tier": src["tier"],
         "verify": rec["verify"],
+        "checked": rec["checked"] or "undated",
+        "none": inst.get("type") == "none",
         "note": rec["note"],
         "conditions": rec["conditions"],
         "recorded": _when(rec["recorded_at"]),
         "superseded": _when(rec["superseded_at"]) if rec["superseded_at"] else None,
+    }
+
+
+def _international(rec: dict[str, Any]) -> dict[str, Any]:
+    """A statement about no place (the UN conventions), for one line on the world view."""
+    inst, src = rec["instrument"], rec["source"]
+    return {
+        "code": rec["code"],
+        "status": rec["status"],
+        "mark": STATUS_INFO[rec["status"]][0],
+        "title": inst.get("title"),
+        "citation": inst.get("citation") or "",
+        "url": safe_url(inst.get("url")),
+        "source_title": src.get("title") or src.get("url") or "source",
+        "source_url": safe_url(src.get("url")),
+        "tier": src["tier"],
+        "checked": rec["checked"] or "undated",
+        "verify": rec["verify"],
     }
 
 
@@ -133,7 +164,7 @@ def _place(e: Entry, snap: Snapshot, anchors: dict[str, str]) -> dict[str, Any]:
             else None
         ),
         "record": _record(rec) if rec else None,
-        "last_verified": _when(e.last_verified),
+        "last_verified": _verified(rec["checked"] if rec else None, e.last_verified),
         "chain": [
             {
                 "label": label(lvl.place),
@@ -193,6 +224,7 @@ def page_context(snap: Snapshot) -> dict[str, Any]:
         "substance": snap.substance,
         "as_of": snap.as_of.isoformat(),
         "generated": _when(snap.generated_at),
+        "international": [_international(r) for r in snap.international],
         "statuses": [(s, *STATUS_INFO[s]) for s in STATUSES],
         "tiers": [(t, TIER_INFO[t]) for t in TIERS],
         "counts": counts,

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
+from tracker.law.belief import bounds, is_empty
 from tracker.law.dates import column_text
 from tracker.storage.tables_core import STATUS
 
@@ -59,6 +60,9 @@ def record_dict(row: Row[Any] | dict[str, Any]) -> dict[str, Any]:
     def pd(name: str) -> str | None:
         return column_text(m, name)
 
+    # An empty span is a claim of no determinable period (see `belief.NO_PERIOD`): its
+    # sentinel dates are never shown.
+    no_period = is_empty(bounds(m))
     return {
         "id": m["id"],
         "assertion_id": m["assertion_id"],
@@ -67,8 +71,9 @@ def record_dict(row: Row[Any] | dict[str, Any]) -> dict[str, Any]:
         "status": m["status"],
         "min_age": m["min_age"],
         "conditions": list(m["conditions"] or []),
-        "valid_from": pd("valid_from"),
-        "valid_to": pd("valid_to"),
+        "valid_from": None if no_period else pd("valid_from"),
+        "valid_to": None if no_period else pd("valid_to"),
+        "no_period": no_period,
         "expires": pd("expires"),
         "instrument": {
             "type": m["instrument_type"],
@@ -87,6 +92,7 @@ def record_dict(row: Row[Any] | dict[str, Any]) -> dict[str, Any]:
         },
         "note": m["note"],
         "verify": bool(m["verify"]),
+        "checked": pd("checked"),
         "origin": m["origin"],
         "recorded_at": m["recorded_at"].isoformat(),
         "superseded_at": m["superseded_at"].isoformat() if m["superseded_at"] else None,

@@ -16,7 +16,6 @@ opened for reading only, and every write raises SchemaError.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +24,7 @@ import sqlalchemy as sa
 
 from tracker.errors import SchemaError
 from tracker.law import places
+from tracker.law.recordfile import RECORDS_PREFIX, file_digest, record_files
 from tracker.paths import jurisdictions_dir
 from tracker.settings import Settings
 from tracker.storage import schema
@@ -84,19 +84,19 @@ def decide(db: Database, auto_migrate: str) -> bool:
 
 
 def _wanted(root: Path) -> dict[str, str]:
-    """What the loaded data should be: the places digest and each record file's sha256 (as
-    `recordfile.file_digest` stores it), computed without importing the YAML parser or
-    the loader, which the common case (nothing changed) never needs."""
+    """What the loaded data should be: the places digest and each record file's digest,
+    computed without parsing any file (the common case, nothing changed, never needs the
+    YAML parser or the loader)."""
     wanted = {PLACES_KEY: places.places_digest(root)}
-    for path in sorted((root / "records").glob("*.yaml")):
-        wanted[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    for path in record_files(root):
+        wanted[str(path.relative_to(root))] = file_digest(path)
     return wanted
 
 
 def ensure_ready(db: Database, root: Path | None = None, *, auto_migrate: str = "on") -> bool:
-    """Migrate (as `auto_migrate` allows), sync places and load changed record files.
-    Returns True if anything ran. A database ahead of this code is left as it is and
-    opened for reading only (`db.refuse_writes`)."""
+    """Migrate (as `auto_migrate` allows), sync places, load changed record files and
+    retract the items of removed ones. Returns True if anything ran. A database ahead of
+    this code is left as it is and opened for reading only (`db.refuse_writes`)."""
     root = root or jurisdictions_dir()
     seen = schema.state(db)
     if seen.status == "ahead":
@@ -106,7 +106,8 @@ def ensure_ready(db: Database, root: Path | None = None, *, auto_migrate: str = 
     wanted = _wanted(root)
     with db.read() as conn:
         stored: dict[str, str] = dict(conn.execute(sa.select(FILE.c.path, FILE.c.sha256)).all())
-    if not migrated and all(stored.get(k) == v for k, v in wanted.items()):
+    gone = any(k.startswith(RECORDS_PREFIX) and k not in wanted for k in stored)
+    if not migrated and not gone and all(stored.get(k) == v for k, v in wanted.items()):
         return False
     with bootstrap_lock(db):
         with db.read() as conn:

@@ -42,11 +42,25 @@ class PartialDate:
         if not m:
             raise ValueError(f"{text!r} is not a date of the form YYYY, YYYY-MM or YYYY-MM-DD")
         year, month, day = m.groups()
-        if day is not None:
-            return cls(date(int(year), int(month), int(day)), "day")
-        if month is not None:
-            return cls(date(int(year), int(month), 1), "month")
-        return cls(date(int(year), 1, 1), "year")
+        try:
+            if day is not None:
+                return cls(date(int(year), int(month), int(day)), "day")
+            if month is not None:
+                return cls(date(int(year), int(month), 1), "month")
+            return cls(date(int(year), 1, 1), "year")
+        except ValueError as exc:
+            raise ValueError(f"{text!r} is not a valid date ({exc})") from None
+
+    def period_end(self) -> PartialDate:
+        """The first day after the period this date names, at the same precision:
+        2025-03-15 -> 2025-03-16, 2025-03 -> 2025-04, 2025 -> 2026."""
+        v = self.value
+        if self.precision == "year":
+            return PartialDate(date(v.year + 1, 1, 1), "year")
+        if self.precision == "month":
+            nxt = date(v.year + (v.month == 12), v.month % 12 + 1, 1)
+            return PartialDate(nxt, "month")
+        return PartialDate(v + timedelta(days=1), "day")
 
     @classmethod
     def from_columns(cls, value: date | None, precision: str | None) -> PartialDate | None:

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Row
 from tracker.alerts import events
 from tracker.law import places
 from tracker.law.asof import known_filter, record_dict, rows_at, valid_filter
-from tracker.law.belief import Belief, bounds, end_of, gaps, overlaps, start_of
+from tracker.law.belief import Belief, bounds, end_of, gaps, is_empty, overlaps, start_of
 from tracker.law.effective import Answer, answers_on
 from tracker.storage.engine import knowledge_time
 from tracker.storage.tables_core import PLACE, STATUS
@@ -102,9 +102,11 @@ def record_belief(
     rows outside it are re-asserted. With `fill_gaps` it wins nowhere: it is recorded only
     for the parts of its valid time that no current row covers (how seed-document claims
     are loaded, so they never override cited records). A belief equal to a current row
-    over the same span changes nothing. A `status_changed` event is written in the same
-    transaction unless `emit` is False (or the place is unknown); its before and after
-    are the place's effective answers (`Recorded.before`, `Recorded.after`).
+    over the same span changes nothing. A belief of no period (`belief.NO_PERIOD`)
+    overlaps nothing: it is recorded as it is and, since it changes no answer, emits no
+    event. A `status_changed` event is written in the same transaction unless `emit` is
+    False (or the place is unknown); its before and after are the place's effective
+    answers (`Recorded.before`, `Recorded.after`).
 
     The knowledge time is `knowledge_time(conn, now)`, or `at` when the caller records
     several beliefs as one act (a data file) and got `at` from `knowledge_time` in this
@@ -122,8 +124,9 @@ def record_belief(
     current = current_rows(conn, belief.place_code, belief.substance)
     touching = [r for r in current if overlaps(bounds(r), span)]
     new_values = belief.values()
+    empty = is_empty(span)
 
-    if fill_gaps:
+    if fill_gaps and not empty:
         pieces = gaps(span, [bounds(r) for r in current])
         if not pieces:
             result.unchanged = True
@@ -138,7 +141,7 @@ def record_belief(
     else:
         if any(
             bounds(r) == span and all(r._mapping[c] == new_values[c] for c in _CONTENT)
-            for r in touching
+            for r in current
         ):
             result.unchanged = True
             result.after = result.before
@@ -170,7 +173,9 @@ def record_belief(
                 right = {**keep, "valid_from": end.value, "valid_from_precision": end.precision}
                 result.inserted.append(_insert(conn, right, t, assertion))
 
-    if place is not None:
+    if place is not None and empty:
+        result.after = result.before  # a claim of no period changes no answer
+    elif place is not None:
         result.after = answers_on(conn, place, belief.substance, days, chain)
         result.event_id = _emit_change(conn, belief, result.before, result.after, t, fill_gaps)
     return result
@@ -266,6 +271,8 @@ def _emit_change(
         "source_tier": belief.source_tier,
         "note": belief.note,
         "origin": belief.origin,
+        "verify": belief.verify,
+        "checked": str(belief.checked) if belief.checked else None,
     }
     return events.emit(
         conn,

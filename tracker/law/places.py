@@ -251,6 +251,17 @@ def sync_places(conn: Connection, root: Path) -> int:
     return len(rows)
 
 
+def data_codes(conn: Connection) -> dict[str, str]:
+    """The codes a data file may name a place by, mapped to the place code: every place
+    code, and the ISO 3166-1 code of each US territory (`PR` names `US-PR`)."""
+    out: dict[str, str] = {}
+    for code, kind in conn.execute(sa.select(PLACE.c.code, PLACE.c.kind)):
+        out[code] = code
+        if kind == "territory" and code.startswith("US-"):
+            out.setdefault(code[3:], code)
+    return out
+
+
 # ---------------------------------------------------------------- look-up
 
 

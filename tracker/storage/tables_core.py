@@ -92,10 +92,13 @@ class StatusRecord(SQLModel, table=True):
     source_quote: str | None = None
     source_date: date | None = None
     source_date_precision: str | None = None
-    source_tier: str
+    source_tier: str  # official, secondary, vendor, seed
     note: str | None = None
     verify: bool = False
-    origin: str  # cli, seed:records/seed.yaml, curated:records/curated.yaml, ...
+    # When the fact was last verified (the newest material consulted), not when loaded.
+    checked: date | None = None
+    checked_precision: str | None = None
+    origin: str  # cli, or the data file it came from (records/us-states.yaml, ...)
     assertion_id: int | None = Field(default=None, index=True)
     recorded_at: datetime = utc_column()
     superseded_at: datetime | None = utc_column(nullable=True)
@@ -109,17 +112,40 @@ class PendingMeasure(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     place_code: str = Field(foreign_key="place.code", index=True)
     substance: str
-    direction: str  # ban, regulate, relax
+    direction: str  # ban, restrict, regulate, repeal
     measure: str
     stage: str
+    stage_date: date | None = None
+    stage_date_precision: str | None = None
     published: date | None = None
     published_precision: str | None = None
     comments_close: date | None = None
     comments_close_precision: str | None = None
     source_url: str | None = None
+    source_title: str | None = None
     source_tier: str
+    checked: date | None = None
+    checked_precision: str | None = None
     verify: bool = False
     note: str | None = None
+    origin: str
+    recorded_at: datetime = utc_column()
+    superseded_at: datetime | None = utc_column(nullable=True)
+
+
+class InternationalRecord(SQLModel, table=True):
+    """A statement about no place (the UN drug conventions): documentation shown beside
+    the world view, never a status of a place. Versioned by knowledge time like pending
+    measures; `record` holds the documented record shape (instrument, source, checked,
+    verify, note)."""
+
+    __tablename__ = "international_record"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str  # UN
+    substance: str
+    status: str
+    record: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     origin: str
     recorded_at: datetime = utc_column()
     superseded_at: datetime | None = utc_column(nullable=True)
@@ -142,7 +168,7 @@ class ImportedItem(SQLModel, table=True):
 
     origin: str = Field(primary_key=True)
     item_hash: str = Field(primary_key=True)
-    kind: str  # status, pending
+    kind: str  # status, pending, international
     row_id: int | None = None  # the status_record or pending_measure it created
     loaded_at: datetime = utc_column()
     retracted_at: datetime | None = utc_column(nullable=True)
@@ -175,6 +201,7 @@ PLACE = table_of(Place)
 PLACE_KEY = table_of(PlaceKey)
 STATUS = table_of(StatusRecord)
 PENDING = table_of(PendingMeasure)
+INTERNATIONAL = table_of(InternationalRecord)
 DATA_FILE = table_of(DataFile)
 IMPORTED_ITEM = table_of(ImportedItem)
 EVENT = table_of(Event)

@@ -2,7 +2,7 @@
 of its official page, and the change a reported reversal undid
 
 Revision ID: 0007_review
-Revises: 0005_subscriber_place
+Revises: 0006_knowledge
 Create Date: 2026-12-02 09:00:00.000000
 
 `review_item` (see `tracker.storage.tables_review`) and `page_change.reverts_change_id`.
@@ -17,7 +17,7 @@ from alembic import op
 import tracker.storage.types
 
 revision = "0007_review"
-down_revision = "0005_subscriber_place"
+down_revision = "0006_knowledge"
 branch_labels = None
 depends_on = None
 
