@@ -347,6 +347,7 @@ BAD_EDITS: list[tuple[str, Edit, str]] = [
     ("bad valid date", _sub("valid_from: '2017'", "valid_from: '2017-00'"), "valid_from"),
     ("overlap", _sub(AR_START, AR_LATER + AR_START), "overlaps"),
     ("verify not a boolean", _sub("    verify: true\n", "    verify: perhaps\n"), "verify"),
+    ("unknown scope", _sub(AR_START, AR_START + "\n    scope: suburbs"), "not a scope"),
     ("twice", _sub(AR_START, AR_START + "\n    substance: 7-OH"), "twice"),
     ("bad pending direction", _sub("direction: restrict", "direction: relax"), "relax"),
     ("bad stage date", _sub("stage_date: 2025-07-01", "stage_date: 2025-07-32"), "2025-07-32"),

@@ -49,6 +49,11 @@ TIER_ALIASES: dict[str, str] = {
     "seed_document": "seed",
 }
 
+# Where a rule applies within its place, when not everywhere: `unincorporated`, a county's
+# (or parish's) rule for its unincorporated area only, which binds the county's own land
+# but none of the cities inside it.
+SCOPES: tuple[str, ...] = ("unincorporated",)
+
 INSTRUMENT_TYPES: tuple[str, ...] = (
     "statute",
     "session_law",

@@ -142,6 +142,19 @@ def _render_answer(a: Answer, under: dict[str, Any] | None = None) -> str:
                     ex["checked"] or "undated",
                 ]
             )
+        for out in lvl.elsewhere:
+            rows.append(
+                [
+                    "",
+                    "",
+                    paint(f"({out['status']} {out['substance']})", "bright_black"),
+                    out["valid_from"] or "unknown",
+                    "not here: unincorporated area only",
+                    short(citation(out), 50),
+                    tier_text(out),
+                    out["checked"] or "undated",
+                ]
+            )
     headers = ["level", "place", "status", "from", "until", "citation", "tier", "checked"]
     lines += ["", table(headers, rows, indent="  ")]
     for rel in a.related:
@@ -182,6 +195,8 @@ def _record_lines(rec: dict[str, Any]) -> list[str]:
     lines.append(f"  {span} · source: {tier_text(rec)} · checked {rec['checked'] or 'undated'}")
     if rec["conditions"]:
         lines.append(f"  conditions: {'; '.join(rec['conditions'])}")
+    if rec["scope"] == "unincorporated":
+        lines.append("  applies in the unincorporated area only, not inside its cities")
     if src["title"] and src["url"]:
         lines.append(f"  {src['title']}: {src['url']}")
     elif src["url"]:

@@ -79,6 +79,7 @@ class Entry:
             "source_tier": rec["source"]["tier"] if rec else None,
             "verify": bool(rec["verify"]) if rec else False,
             "checked": rec["checked"] if rec else None,
+            "scope": rec["scope"] if rec else None,
             "note": rec["note"] if rec else None,
             "record_id": rec["id"] if rec else None,
             "last_verified": self.last_verified.isoformat() if self.last_verified else None,
@@ -105,6 +106,7 @@ def _brief(rec: dict[str, Any]) -> dict[str, Any]:
         "source_tier": rec["source"]["tier"],
         "verify": bool(rec["verify"]),
         "checked": rec["checked"],
+        "scope": rec["scope"],
     }
 
 
@@ -117,6 +119,7 @@ def _level_dict(level: dict[str, Any]) -> dict[str, Any]:
         "status": level["status"],
         "record": _brief(rec) if rec else None,
         "expired": [_brief(r) for r in level["expired"]],
+        "elsewhere": [_brief(r) for r in level["elsewhere"]],
     }
 
 

@@ -93,6 +93,7 @@ def record_dict(row: Row[Any] | dict[str, Any]) -> dict[str, Any]:
         "note": m["note"],
         "verify": bool(m["verify"]),
         "checked": pd("checked"),
+        "scope": m["scope"],
         "origin": m["origin"],
         "recorded_at": m["recorded_at"].isoformat(),
         "superseded_at": m["superseded_at"].isoformat() if m["superseded_at"] else None,

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy.engine import Row
 
 from tracker.law.dates import PartialDate
-from tracker.vocab import INSTRUMENT_TYPES, STATUSES, SUBSTANCES, TIERS, match
+from tracker.vocab import INSTRUMENT_TYPES, SCOPES, STATUSES, SUBSTANCES, TIERS, match
 
 Span = tuple[PartialDate | None, PartialDate | None]
 
@@ -32,7 +32,7 @@ NO_PERIOD: Span = (EMPTY, EMPTY)
 
 # Fields added after the first data files were loaded: left out of a belief's digest while
 # unset, so adding them does not make every loaded item look new.
-_LATER_FIELDS = ("checked",)
+_LATER_FIELDS = ("checked", "scope")
 
 
 def is_empty(span: Span) -> bool:
@@ -68,6 +68,7 @@ class Belief:
     note: str | None = None
     verify: bool = False
     checked: PartialDate | None = None
+    scope: str | None = None  # vocab.SCOPES; None: the whole place and everything in it
 
     def __post_init__(self) -> None:
         """Raises ValueError, naming the accepted forms, for anything out of vocabulary or
@@ -89,6 +90,8 @@ class Belief:
                     "instrument type none (no law names kratom) goes with status legal, "
                     f"not {self.status}"
                 )
+        if self.scope is not None:
+            object.__setattr__(self, "scope", match(self.scope, SCOPES, "scope"))
         if self.min_age is not None and not 0 < self.min_age < 100:
             raise ValueError(f"minimum age {self.min_age} is not between 1 and 99")
         span = (self.valid_from, self.valid_to)
@@ -121,6 +124,7 @@ class Belief:
             "source_tier": self.source_tier,
             "note": self.note,
             "verify": self.verify,
+            "scope": self.scope,
             "origin": self.origin,
         }
         for name in (

@@ -7,6 +7,10 @@ federal level with no record makes the answer `unknown` (its law might be strict
 that level is named. County and city levels without a record of their own are skipped:
 only those with rules are listed as places at all.
 
+A rule whose `scope` is `unincorporated` (a county's rule for its unincorporated area)
+answers for the county itself but not for the cities inside it: in a city's chain it is
+listed as `elsewhere` at the county's level and decides nothing.
+
 Among levels with the winning status, the decider is the one with the highest minimum
 age, then the outermost (its rule applies whatever the local rules say). For `7-OH`, a
 kratom rule also applies (kratom covers the leaf and all its alkaloids); a rule past its
@@ -37,6 +41,9 @@ class Level:
     status: str = "unknown"
     record: dict[str, Any] | None = None
     expired: list[dict[str, Any]] = field(default_factory=list)
+    # Rules of this level that do not reach the place asked about (an unincorporated-area
+    # rule seen from a city inside the county).
+    elsewhere: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -45,6 +52,7 @@ class Level:
             "status": self.status,
             "record": self.record,
             "expired": self.expired,
+            "elsewhere": self.elsewhere,
         }
 
 
@@ -101,7 +109,10 @@ def _rank(record: dict[str, Any], substance: str) -> tuple[int, int, int]:
     return (RESTRICTIVENESS[record["status"]], record["min_age"] or 0, exact)
 
 
-def _level(place: Place, rows: Sequence[Row[Any]], substance: str, as_of: date) -> Level:
+def _level(
+    place: Place, rows: Sequence[Row[Any]], substance: str, as_of: date, *, outer: bool
+) -> Level:
+    """`place`'s level of an answer; `outer` when the answer is for a place inside it."""
     level = Level(place)
     applicable = SUBSTANCE_COVERED_BY[substance]
     candidates = []
@@ -109,7 +120,9 @@ def _level(place: Place, rows: Sequence[Row[Any]], substance: str, as_of: date) 
         if row.substance not in applicable:
             continue
         rec = record_dict(row)
-        if row.expires is not None and row.expires <= as_of:
+        if outer and row.scope == "unincorporated":
+            level.elsewhere.append(rec)
+        elif row.expires is not None and row.expires <= as_of:
             level.expired.append(rec)
         else:
             candidates.append(rec)
@@ -128,7 +141,10 @@ def decide(
     known_at: datetime | None,
 ) -> Answer:
     """Combine the levels of `chain` (innermost first) into one answer."""
-    levels = [_level(p, rows_by_place.get(p.code, []), substance, as_of) for p in chain]
+    levels = [
+        _level(p, rows_by_place.get(p.code, []), substance, as_of, outer=p.code != place.code)
+        for p in chain
+    ]
     counted = [
         lvl for lvl in levels if lvl.status != "unknown" or lvl.place.kind not in ("county", "city")
     ]

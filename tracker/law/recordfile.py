@@ -54,6 +54,7 @@ _RECORD_KEYS = {
     "note",
     "verify",
     "checked",
+    "scope",
 }
 _PENDING_KEYS = {
     "jurisdiction",
@@ -212,6 +213,7 @@ def _belief(entry: Entry, code: str, origin: str) -> Belief:
             note=optional(entry, "note", str),
             verify=verify,
             checked=_checked(entry),
+            scope=optional(entry, "scope", str),
         )
     except ValueError as exc:
         raise _fail(entry, str(exc)) from None

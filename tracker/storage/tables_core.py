@@ -98,6 +98,8 @@ class StatusRecord(SQLModel, table=True):
     # When the fact was last verified (the newest material consulted), not when loaded.
     checked: date | None = None
     checked_precision: str | None = None
+    # Where the rule applies when not in the whole place (vocab.SCOPES): `unincorporated`.
+    scope: str | None = None
     origin: str  # cli, or the data file it came from (records/us-states.yaml, ...)
     assertion_id: int | None = Field(default=None, index=True)
     recorded_at: datetime = utc_column()
