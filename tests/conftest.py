@@ -171,6 +171,10 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
             monkeypatch.delenv(key)
     monkeypatch.setenv("TRACKER_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    # The shipped sources are real official sites: no test may reach them (nothing but
+    # 127.0.0.1 is contacted, and a DNS look-up is already contact). A test of the shipped
+    # sources themselves turns them on and checks only local ones.
+    monkeypatch.setenv("TRACKER_SHIPPED_SOURCES", "false")
     from tracker.cli import context
     from tracker.watch import policy
 
@@ -182,6 +186,13 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
     yield
     context.settings.cache_clear()
     context.database.cache_clear()
+
+
+@pytest.fixture
+def shipped_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped sources listed and synced, for tests of them; such a test checks only
+    its local sources by key, never the shipped (real) sites."""
+    monkeypatch.setenv("TRACKER_SHIPPED_SOURCES", "true")
 
 
 @dataclass

@@ -47,7 +47,7 @@ def test_subjects_and_digest_sections(loop: Loop) -> None:  # noqa: F811
         "Official page changed (minor; no kratom terms): Rhode Island: Act changed",
         "Official page changed (relevant; mentions 7-hydroxymitragynine, 7-OH): "
         "Rhode Island: Act changed",
-        "Status changed (major): Rhode Island: 7-OH regulated (21+) -> banned from 2026-12-01",
+        "Status changed (major): Rhode Island: 7-OH restricted -> banned from 2026-12-01",
     ]
 
     preview = loop.run("digest", "preview", "bob@example.org").out
@@ -63,7 +63,7 @@ def test_subjects_and_digest_sections(loop: Loop) -> None:  # noqa: F811
     review = text.index("UNDER REVIEW: AN OFFICIAL PAGE CHANGED, NO STATUS RECORDED YET (1)")
     other = text.index("OTHER CHANGES (1)")
     assert recorded < review < other
-    assert text.index("regulated (21+) -> banned") < review < text.index("mentions 7-hydrox")
+    assert text.index("restricted -> banned") < review < text.index("mentions 7-hydrox")
     assert text.index("(minor; no kratom terms)") > other
     html = digest.get_body(("html",)).get_content()
     assert "Under review: an official page changed, no status recorded yet (1)" in html

@@ -74,11 +74,13 @@ def test_json_validates_against_the_published_schema(
     assert ri["instrument"]["citation"].startswith("R.I. Gen. Laws ch. 21-28.12")
     assert ri["valid_from"] == "2026-04-01" and ri["place"]["fips"] == "44"
     assert [lvl["code"] for lvl in ri["levels"]] == ["US-RI", "US"]
-    # Last verified: the checked date of the deciding record (no page checks yet), never
-    # the day it was loaded.
+    # Last verified is two facts: `checked`, when a person last verified the deciding
+    # record's sources (never the day it was loaded), and `last_verified`, the tracker's own
+    # confirmation, null until an official page check confirms the record.
     history = json.loads(cli("history", "US-RI", "--json").out)["records"]
     deciding = next(rec for rec in history if rec["id"] == ri["record_id"])
-    assert ri["last_verified"] == deciding["checked"] == ri["checked"] == "2026-04"
+    assert deciding["checked"] == ri["checked"] == "2026-04"
+    assert ri["last_verified"] is None
     assert ri["verify"] is False
     ny = got["US-NY"]
     assert ny["verify"] is True and ny["levels"][0]["record"]["verify"] is True
@@ -180,7 +182,7 @@ def test_last_verified_follows_page_checks_of_the_deciding_place(
     _watch(loaded_db, "US-WV", checked, checked)  # the page changed: not verified
     export(loaded_db, "json", tmp_path / "s.json")
     got = _by_code(json.loads((tmp_path / "s.json").read_text(encoding="utf-8")))
-    assert before["US-CA"]["last_verified"] < checked.isoformat()
+    assert before["US-CA"]["last_verified"] is None  # no page check yet
     assert got["US-CA"]["last_verified"] == checked.isoformat()
     # An older check never moves last-verified back.
     assert got["US-TX"]["last_verified"] == before["US-TX"]["last_verified"]

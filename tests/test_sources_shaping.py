@@ -76,6 +76,7 @@ def test_add_with_ignore_keywords_key_and_title(cli: Any, site: PageServer, tmp_
     assert result["importance"] == "relevant" and result["keywords"] == ["license fee"]
 
 
+@pytest.mark.usefixtures("shipped_on")
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -92,6 +93,7 @@ def test_add_bad_input_writes_nothing(
     assert not (tmp_path / "data" / "sources.yaml").exists()
 
 
+@pytest.mark.usefixtures("shipped_on")
 def test_disable_and_enable_a_shipped_source(cli: Any, site: PageServer, tmp_path: Path) -> None:
     shipped = (jurisdictions_dir() / "sources" / "us.yaml").read_text()
     assert SHIPPED in {s["key"] for s in _sources(cli)["sources"]}
@@ -121,6 +123,7 @@ def test_disable_and_enable_a_shipped_source(cli: Any, site: PageServer, tmp_pat
     assert unknown.code == 2 and "no source 'no-such-source'" in unknown.err
 
 
+@pytest.mark.usefixtures("shipped_on")
 def test_shipped_sources_setting_turns_them_all_off(
     cli: Any, site: PageServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

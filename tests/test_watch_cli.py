@@ -38,6 +38,7 @@ def _key(out: str) -> str:
     return out.split()[1]
 
 
+@pytest.mark.usefixtures("shipped_on")
 def test_add_test_check_changes_diff(cli: Any, site: PageServer, tmp_path: Path) -> None:
     added = cli("sources", "add", "US-RI", site.url("/law"), "--select", "main", "--every", "6h")
     assert added.code == 0, added.err
@@ -128,6 +129,7 @@ def test_other_bad_input(cli: Any, site: PageServer, args: tuple[str, ...], mess
     assert result.code == 2 and message in result.err
 
 
+@pytest.mark.usefixtures("shipped_on")
 def test_shipped_sources_are_valid_and_name_known_places(cli: Any, site: PageServer) -> None:
     specs, problems, _ = load_specs(source_files(jurisdictions_dir(), Path("/nonexistent")))
     assert problems == [] and len(specs) >= 10

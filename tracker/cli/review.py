@@ -192,8 +192,8 @@ def _stale(target: str | None, as_json: bool) -> None:
             r["place"],
             r["substance"],
             r["status"] + (f" {r['min_age']}+" if r["min_age"] else ""),
-            r["last_verified"][:10],
-            f"{r['age_days']} d",
+            r["last_verified"] or "never",
+            "-" if r["age_days"] is None else f"{r['age_days']} d",
             r["citation"] or "-",
         ]
         for r in records
@@ -201,4 +201,7 @@ def _stale(target: str | None, as_json: bool) -> None:
     click.echo(
         table(["record", "place", "substance", "status", "verified", "age", "citation"], body)
     )
-    click.echo(f"{len(records)} record(s) last verified more than {days} days ago (stale_days)")
+    click.echo(
+        f"{len(records)} record(s) last verified more than {days} days ago (stale_days), "
+        "or never (an undated source nobody confirmed)"
+    )
