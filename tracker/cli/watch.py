@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 from collections.abc import Sequence
@@ -33,10 +34,12 @@ def check(source: Sequence[str], as_json: bool) -> None:
     """Check SOURCE(s) now (all active sources by default), concurrently and politely.
 
     Shows a progress bar on a terminal and a summary at the end. Exit status 1 when any
-    source failed (each failure is recorded; the other sources are still checked).
+    source failed (each failure is recorded; the other sources are still checked), or
+    when every chosen source was busy. Ctrl-C or SIGTERM stops at once: the checks in
+    progress are dropped, every lease is released, exit status 130.
     """
     from tracker.service.runtime import tune_for_checks
-    from tracker.watch.cycle import run_cycle
+    from tracker.watch.cycle import CycleInterrupted, run_cycle
     from tracker.watch.watcher import Watcher
 
     db, s = database(), settings()
@@ -56,11 +59,27 @@ def check(source: Sequence[str], as_json: bool) -> None:
             with lock:
                 bar.update(1)
 
+    def interrupt(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt  # the same way out as Ctrl-C: leases are given back
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         report = run_cycle(
             w, jurisdictions_dir(), s.data_path, source, on_start=start, on_result=step
         )
+    except CycleInterrupted as stopped:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+            bar = None
+        done = len(stopped.report.results)
+        click.echo(
+            f"interrupted after {done} check(s); the others were not checked and every "
+            "lease was released: run `tracker check` again to finish",
+            err=True,
+        )
+        raise SystemExit(130) from None
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if bar is not None:
             bar.__exit__(None, None, None)
     failed = report.count("error")
@@ -90,10 +109,14 @@ def check(source: Sequence[str], as_json: bool) -> None:
         summary = ", ".join(f"{n} {o.replace('_', ' ')}" for o, n in counts.items() if n)
         click.echo(f"{len(report.results)} checked: {summary or 'nothing to check'}")
         for key in report.busy:
-            click.echo(f"busy: {key} is being checked by another worker", err=True)
+            click.echo(
+                f"busy: {key} is being checked by another worker (or was claimed by one "
+                "that was killed: it is free again when that lease runs out)",
+                err=True,
+            )
         for problem in report.problems:
             click.echo(paint(f"problem: {problem}", "red"), err=True)
-    if failed or report.problems:
+    if failed or report.problems or (report.busy and not report.results):
         raise SystemExit(1)
 
 
