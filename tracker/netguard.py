@@ -20,6 +20,7 @@ caller why it failed (a body cut short that way must not be taken for the whole 
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import ipaddress
 import itertools
@@ -108,10 +109,8 @@ class Deadline:
 def _cut(sock: socket.socket) -> None:
     # The plain socket's shutdown, also for TLS sockets: it wakes a thread blocked in
     # recv on that socket, and leaves the TLS state to that thread.
-    try:
+    with contextlib.suppress(OSError):  # already closed
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
-    except OSError:
-        pass  # already closed
 
 
 _local = threading.local()
