@@ -89,6 +89,7 @@ def _mask(name: str, placeholder: str) -> Callable[[Any], str]:
 
     return replace
 
+
 _SPACE = re.compile(r"\s+")
 _ZERO_WIDTH_CHARS = "\u200b\u200c\u200d\u2060\ufeff"
 _ZERO_WIDTH = re.compile(f"[{_ZERO_WIDTH_CHARS}]")

@@ -66,8 +66,7 @@ MAX_TAGS = 500_000  # a 10 MB page of tiny elements took 5 s; real pages have fa
 # group, so a tag with fewer attributes fails in time linear in its length.
 _ATTRS = (
     r"<[A-Za-z][^\s/>]*+(?>[\s/]*+[^\s/>][^\s/>=]*+"
-    r"(?:\s*+=\s*+(?:\"[^\"]*+\"?|'[^']*+'?|[^\s\"'>][^\s>]*+))?)"
-    + f"{{{MAX_ATTRIBUTES + 1}}}"
+    r"(?:\s*+=\s*+(?:\"[^\"]*+\"?|'[^']*+'?|[^\s\"'>][^\s>]*+))?)" + f"{{{MAX_ATTRIBUTES + 1}}}"
 )
 _CROWDED_TEXT = re.compile(_ATTRS)
 _CROWDED_BYTES = re.compile(_ATTRS.encode())
