@@ -12,6 +12,15 @@ disables the webhook endpoint. A message that cannot be built is dead at once (i
 says why) and one whose notifier fails unexpectedly is retried: neither holds up the
 others.
 
+Lanes: a batch is sent in lanes that run at the same time, mail in one (in the calling
+thread: one SMTP connection) and each webhook endpoint in its own thread, so one slow
+receiver cannot hold back mail or the other endpoints. Each delivery has a total
+deadline (`webhook_timeout`, the notifier's), and an endpoint that did not answer in
+time, or could not be reached, gets no further attempt in this run: its other rows are
+retried later. Outcomes are recorded as the lanes go (each webhook at once, mail at
+least every `FLUSH_EVERY` seconds), so what was delivered is marked before anything
+slow comes next, and a crash repeats as little as possible.
+
 Crash window (at-least-once): a dispatcher that dies after a receiver accepted a
 message but before the batch's completion committed leaves the row `pending` under its
 lease; when the lease expires (`lease_for`, 10 minutes) another dispatcher sends it
@@ -26,8 +35,11 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
+import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -45,6 +57,8 @@ from tracker.storage.tables_alerts import OUTBOX
 from tracker.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
+FLUSH_EVERY = 1.0  # seconds between two recordings of the mail lane's outcomes
+MAX_LANES = 8  # webhook endpoints sent to at the same time
 
 
 @dataclass
@@ -77,12 +91,15 @@ class Dispatcher:
     _key: bytes | None = None
     _events: dict[int, Any] = field(default_factory=dict)  # events never change: cache them
     _views: dict[int, Any] = field(default_factory=dict)  # and their rendered blocks
+    _down: dict[int, str] = field(default_factory=dict)  # endpoint id -> why, for one run
+    _lock: threading.Lock = field(default_factory=threading.Lock)  # guards the stats
 
     def run(self, *, max_batches: int | None = None) -> Stats:
         """Deliver every row due when the run starts (rows retried during the run wait
         for their next due time). Returns what happened."""
         stats = Stats()
         started = self.clock()
+        self._down = {}
         with ExitStack() as stack:
             open_notifiers: dict[str, Notifier] = {}
             try:
@@ -136,33 +153,79 @@ class Dispatcher:
                     logger.exception("outbox #%s: cannot build the message", r.id)
                     built[r.id] = Outcome("dead", f"cannot build the message: {exc!r}"[:500])
         outcomes: dict[int, Outcome] = {}
-        beat = now
+        lanes: dict[int, list[Row[Any]]] = {}  # endpoint id -> its webhook rows
+        mail: list[Row[Any]] = []
         for r in rows:
-            item = built.pop(r.id)  # freed once sent: a batch of big digests is large
+            item = built[r.id]
             if isinstance(item, Outcome):
-                outcomes[r.id] = item
-                continue
-            if isinstance(item, messages.Skip):
-                outcomes[r.id] = Outcome("skipped", item.reason)
-                continue
+                outcomes[r.id] = built.pop(r.id)
+            elif isinstance(item, messages.Skip):
+                outcomes[r.id] = Outcome("skipped", built.pop(r.id).reason)
+            elif r.channel == "webhook":
+                lanes.setdefault(r.endpoint_id, []).append(r)
+            else:
+                mail.append(r)
+        self._record([r for r in rows if r.id in outcomes], outcomes, stats)
+        if not lanes:
+            self._mail_lane(stack, open_notifiers, mail, built, stats)
+            return True
+        with ThreadPoolExecutor(min(len(lanes), MAX_LANES), "webhook") as pool:
+            futures = [pool.submit(self._hook_lane, lane, built, stats) for lane in lanes.values()]
+            self._mail_lane(stack, open_notifiers, mail, built, stats)
+            for future in futures:
+                future.result()
+        return True
+
+    def _send(self, notifier: Notifier, r: Row[Any], item: Any, kind: str) -> Outcome:
+        try:
+            return notifier.send(item)
+        except Exception as exc:  # notifiers report failures as outcomes; this is a bug
+            logger.exception("outbox #%s: the %s notifier failed", r.id, kind)
+            return Outcome("retry", f"internal error while sending: {exc!r}"[:500])
+
+    def _mail_lane(
+        self,
+        stack: ExitStack,
+        open_notifiers: dict[str, Notifier],
+        rows: list[Row[Any]],
+        built: dict[int, Any],
+        stats: Stats,
+    ) -> None:
+        """Send the mail rows in order on the run's mail notifier, recording the outcomes
+        at least every FLUSH_EVERY seconds and at the end."""
+        done: dict[int, Outcome] = {}
+        pending: list[Row[Any]] = []
+        flushed = time.monotonic()
+        for r in rows:
             kind = kind_for(r.channel, self.settings)
             if kind not in open_notifiers:
                 open_notifiers[kind] = stack.enter_context(load(kind)(self.settings))
-            try:
-                outcomes[r.id] = open_notifiers[kind].send(item)
-            except Exception as exc:  # notifiers report failures as outcomes; this is a bug
-                logger.exception("outbox #%s: the %s notifier failed", r.id, kind)
-                outcomes[r.id] = Outcome("retry", f"internal error while sending: {exc!r}"[:500])
-            if self.clock() - beat > self.lease_for / 3:  # a slow batch keeps its lease
-                beat = self.clock()
-                with self.db.write() as conn:
-                    lease.extend(
-                        conn, OUTBOX, [x.id for x in rows], self.owner, beat + self.lease_for
-                    )
-        self._record(rows, outcomes, stats)
-        return True
+            done[r.id] = self._send(open_notifiers[kind], r, built.pop(r.id), kind)
+            pending.append(r)
+            if time.monotonic() - flushed >= FLUSH_EVERY:
+                self._record(pending, done, stats)
+                pending, flushed = [], time.monotonic()
+        self._record(pending, done, stats)
+
+    def _hook_lane(self, rows: list[Row[Any]], built: dict[int, Any], stats: Stats) -> None:
+        """Send one endpoint's rows in order (its own thread and session), recording each
+        outcome at once; after a delivery that timed out or could not connect, the rest
+        wait for their next attempt."""
+        with load("webhook")(self.settings) as notifier:
+            for r in rows:
+                item = built.pop(r.id)
+                down = self._down.get(r.endpoint_id)
+                if down is not None:
+                    outcome = Outcome("retry", f"not tried: {down}")
+                else:
+                    outcome = self._send(notifier, r, item, "webhook")
+                    if outcome.unreachable:
+                        self._down[r.endpoint_id] = outcome.error or "no answer"
+                self._record([r], {r.id: outcome}, stats)
 
     def _record(self, rows: list[Row[Any]], outcomes: dict[int, Outcome], stats: Stats) -> None:
+        if not rows:
+            return
         now = self.clock()
         with self.db.write() as conn:
             for r in rows:
@@ -181,9 +244,11 @@ class Dispatcher:
                     values["sent_at"] = now
                 if not lease.complete(conn, OUTBOX, r.id, self.owner, **values):
                     logger.warning("outbox #%s: lease lost before completion; result dropped", r.id)
-                    stats.lost_lease += 1
+                    with self._lock:
+                        stats.lost_lease += 1
                     continue
-                setattr(stats, status, getattr(stats, status) + 1)
+                with self._lock:
+                    setattr(stats, status, getattr(stats, status) + 1)
                 if o.suppress:
                     subscriptions.unsubscribe(
                         conn, o.suppress, reason="bounced", detail=o.error, now=now

@@ -145,11 +145,14 @@ class Fetcher:
             raise SourceError(_TOO_SLOW.format(seconds=0), stage="fetch")
         with netguard.deadline(seconds) as deadline:
             try:
-                return self._get(url, accept, etag, last_modified)
+                response = self._get(url, accept, etag, last_modified)
             except SourceError:
                 if deadline.expired:
                     raise SourceError(_TOO_SLOW.format(seconds=seconds), stage="fetch") from None
                 raise
+            if deadline.expired:  # cut: headers or body may have ended early, looking whole
+                raise SourceError(_TOO_SLOW.format(seconds=seconds), stage="fetch")
+            return response
 
     def _get(self, url: str, accept: str, etag: str | None, last_modified: str | None) -> Response:
         headers = {"Accept": accept}
