@@ -41,6 +41,7 @@ from tracker.alerts.subscriptions import suppressed
 from tracker.alerts.views import event_view, group_by_place
 from tracker.errors import UsageError
 from tracker.paths import templates_dir
+from tracker.safetext import visible
 from tracker.storage.tables_alerts import SUBSCRIBER, SUPPRESSION, WEBHOOK
 from tracker.storage.tables_core import EVENT
 from tracker.timeutil import utcnow
@@ -269,16 +270,18 @@ def _mail(
     unsubscribe: str | None = None,
 ) -> Mail:
     env = environment()
-    text = env.get_template(f"email/{template}.txt").render(**data)
-    html = env.get_template(f"email/{template}.html").render(subject=subject, **data)
+    # Page text (diff excerpts, titles) may carry terminal escapes or bidi overrides:
+    # shown as visible escapes, never acted on by a mail reader.
+    text = visible(env.get_template(f"email/{template}.txt").render(**data))
+    html = visible(env.get_template(f"email/{template}.html").render(subject=subject, **data))
     # The compat32 MIME classes build a message about six times faster than
     # EmailMessage with a modern policy, which matters for a digest to 10,000 people.
     msg = MIMEMultipart("alternative")
     name = _header(sub.name or "", "subscriber name") if sub is not None else ""
     headers = [
         ("From", formataddr((SENDER_NAME, _header(ctx.mail_from, "mail_from")))),
-        ("To", formataddr((name, _header(out.recipient, "recipient")))),
-        ("Subject", _header(subject, "subject")),
+        ("To", formataddr((visible(name), _header(out.recipient, "recipient")))),
+        ("Subject", visible(_header(subject, "subject"))),
         ("Date", format_datetime(ctx.now)),
         ("Message-ID", message_id(out.key, ctx.domain)),
         ("List-Id", f"Kratom tracker alerts <alerts.{ctx.domain}>"),

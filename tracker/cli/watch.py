@@ -12,6 +12,7 @@ from typing import Any
 import click
 import sqlalchemy as sa
 
+from tracker.cli.common import row_id
 from tracker.cli.context import database, settings
 from tracker.cli.output import SCHEMA, echo_json, json_option, paint, table
 from tracker.cli.watch_common import OUTCOME_COLOURS, OUTCOMES, ts
@@ -19,6 +20,7 @@ from tracker.errors import UsageError
 from tracker.law import places as places_mod
 from tracker.law.dates import parse_day, parse_instant
 from tracker.paths import jurisdictions_dir
+from tracker.safetext import visible
 
 
 def _change_note(r: Any) -> str:
@@ -198,17 +200,16 @@ def diff(change: str, as_html: bool, show: str | None) -> None:
     from tracker.storage.tables_watch import PAGE_CHANGE, SOURCE
     from tracker.watch.snapshots import get
 
-    if not change.lstrip("#").isdigit():
-        raise UsageError(f"invalid change {change!r}", "Give a number from `tracker changes`.")
+    number = row_id(change, "change", "Give a number from `tracker changes`.")
     db = database()
     with db.read() as conn:
         row = conn.execute(
             sa.select(PAGE_CHANGE, SOURCE.c.key, SOURCE.c.url)
             .join(SOURCE, SOURCE.c.id == PAGE_CHANGE.c.source_id)
-            .where(PAGE_CHANGE.c.id == int(change.lstrip("#")))
+            .where(PAGE_CHANGE.c.id == number)
         ).first()
         if row is None:
-            raise UsageError(f"no change #{change.lstrip('#')}", "`tracker changes` lists them.")
+            raise UsageError(f"no change #{number}", "`tracker changes` lists them.")
         text = get(conn, row.old_sha if show == "old" else row.new_sha) if show else None
     if show:
         if text is None:
@@ -216,21 +217,22 @@ def diff(change: str, as_html: bool, show: str | None) -> None:
                 f"the {show} snapshot of change #{row.id} was removed by the retention rule",
                 "The stored diff is kept: run without --old/--new.",
             )
-        click.echo(text)
+        click.echo(visible(text))
         return
     if as_html:
-        click.echo(row.html_diff or "")
+        click.echo(visible(row.html_diff or ""))
         return
     click.echo(
         paint(f"change #{row.id}", bold=True)
         + f" · {row.key} · {row.place_code} · {ts(row.detected_at)} UTC · {row.importance}"
     )
-    click.echo(f"  {row.url}")
+    click.echo(f"  {visible(row.url)}")
     if row.too_large:
         click.echo(f"  too large to diff: +{row.added} -{row.removed} lines changed")
         click.echo(f"  before: snapshot {row.old_sha}  (tracker diff {row.id} --old)")
         click.echo(f"  after:  snapshot {row.new_sha}  (tracker diff {row.id} --new)")
         return
-    for line in (row.unified_diff or "").splitlines():
+    # Page text may carry terminal escapes or bidi overrides: shown, never acted on.
+    for line in visible(row.unified_diff).split("\n") if row.unified_diff else []:
         colour = "green" if line.startswith("+") else "red" if line.startswith("-") else None
         click.echo(paint(line, "cyan" if line.startswith("@@") else colour))
