@@ -19,8 +19,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # first: a site-packages `tests` must not shadow ours
 
 from tests.support.hostile import roll_call  # noqa: E402
 from tracker.watch.diff import compare  # noqa: E402
