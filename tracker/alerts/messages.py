@@ -62,7 +62,9 @@ class _Policy(Compat32):
         if name in _FOLDED and isinstance(value, str):
             if value.isascii() and len(name) + 2 + len(value) <= 78:
                 return f"{name}: {value}{self.linesep}".encode("ascii")
-            return _MODERN.fold_binary(name, value)
+            # Parsed and folded by the modern policy, encoded words where not ASCII
+            # (its fold_binary would pass a short non-ASCII value through as it is).
+            return _MODERN.header_factory(name, value).fold(policy=_MODERN).encode("ascii")
         return super().fold_binary(name, value)
 
 
