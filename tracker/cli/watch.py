@@ -64,7 +64,9 @@ def check(source: Sequence[str], as_json: bool) -> None:
     def interrupt(signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt  # the same way out as Ctrl-C: leases are given back
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    # SIGINT too: a process started in the background by a shell inherits SIGINT ignored,
+    # and Python then installs no KeyboardInterrupt of its own.
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         report = run_cycle(
             w, jurisdictions_dir(), s.data_path, source, on_start=start, on_result=step
@@ -81,7 +83,8 @@ def check(source: Sequence[str], as_json: bool) -> None:
         )
         raise SystemExit(130) from None
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if bar is not None:
             bar.__exit__(None, None, None)
     failed = report.count("error")
