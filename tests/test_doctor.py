@@ -98,9 +98,9 @@ def test_unreachable_database_and_bad_settings(cli, setup: Path, monkeypatch) ->
 
     monkeypatch.setenv("TRACKER_CHECK_LEASE", "0")
     result = cli("doctor", "--json")
-    assert result.code == 1
+    assert result.code == 2  # invalid settings are bad input
     (settings,) = _checks(result)["settings"]
     assert (
         settings["status"] == "fail"
-        and "check_lease = 0.0 must be more than 0" in settings["detail"]
+        and "check_lease = '0' must be between 1 and 604800" in settings["detail"]
     )

@@ -8,22 +8,40 @@ setting is on (tests, local development); the other ranges stay refused even the
 
 `check_url` validates a URL when it is configured (a source or a webhook endpoint), so a
 bad one is refused with a clear message before anything is stored.
+
+`deadline(seconds)` bounds a whole exchange in wall-clock time. Socket timeouts bound
+each read, not the sum: a server that sends a byte every second (headers or body)
+never trips them. Inside `with deadline(s) as d:`, every connection a guarded session
+of this thread uses is registered with `d`; a watchdog thread shuts those sockets down
+when the time is up, so the blocked read returns at once, and `d.expired` tells the
+caller why it failed (a body cut short that way must not be taken for the whole one).
+`abort_all()` expires every deadline at once (Ctrl-C, SIGTERM).
 """
 
 from __future__ import annotations
 
+import contextlib
+import heapq
 import ipaddress
+import itertools
 import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from requests_hardened import Config, Manager
 from requests_hardened.ip_filter import InvalidIPAddress, filter_host
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util import Retry
 
 from tracker.errors import UsageError
 
-__all__ = ["InvalidIPAddress", "check_url", "session"]
+__all__ = ["Deadline", "InvalidIPAddress", "abort_all", "check_url", "deadline", "session"]
 
 
 def session(
@@ -47,10 +65,153 @@ def session(
     )
     s = Manager(config).get_session()
     s.trust_env = False  # no proxies or netrc from the environment
-    if retry is not None:
-        for adapter in s.adapters.values():
+    for adapter in s.adapters.values():
+        if retry is not None:
             adapter.max_retries = retry
+        # Connections that report to the deadline of the thread using them.
+        adapter.poolmanager.pool_classes_by_scheme = {"http": _Pool, "https": _TLSPool}
     return s
+
+
+class Deadline:
+    """A wall-clock limit on the exchanges of one thread (see the module docstring)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+        self.expired = False
+        self.done = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def left(self) -> float:
+        return self.at - time.monotonic()
+
+    def watch(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        with self._lock:
+            self._sockets.append(sock)
+            if not self.expired:
+                return
+        _cut(sock)
+
+    def expire(self) -> None:
+        with self._lock:
+            if self.done:
+                return
+            self.expired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _cut(sock)
+
+
+def _cut(sock: socket.socket) -> None:
+    # The plain socket's shutdown, also for TLS sockets: it wakes a thread blocked in
+    # recv on that socket, and leaves the TLS state to that thread.
+    with contextlib.suppress(OSError):  # already closed
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+_local = threading.local()
+_watch_lock = threading.Condition()
+_heap: list[tuple[float, int, Deadline]] = []
+_live: set[Deadline] = set()
+_seq = itertools.count()
+_watchdog: threading.Thread | None = None
+
+
+def _watch_loop() -> None:
+    while True:
+        with _watch_lock:
+            while not _heap:
+                _watch_lock.wait()
+            at, _, d = _heap[0]
+            wait = at - time.monotonic()
+            if wait > 0:
+                _watch_lock.wait(wait)
+                continue
+            heapq.heappop(_heap)
+        if not d.done:
+            d.expire()
+
+
+def current() -> Deadline | None:
+    """The deadline this thread is working under, if any."""
+    stack: list[Deadline] = getattr(_local, "stack", [])
+    return stack[-1] if stack else None
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[Deadline]:
+    """Bound every exchange of this thread inside the block to `seconds` (nested
+    deadlines: the earliest wins, since an outer one cuts the same sockets)."""
+    global _watchdog
+    d = Deadline(seconds)
+    outer = current()
+    if outer is not None and outer.at < d.at:
+        d.at, d.seconds = outer.at, max(outer.left(), 0.0)
+    stack = _local.__dict__.setdefault("stack", [])
+    stack.append(d)
+    with _watch_lock:
+        if _watchdog is None:
+            _watchdog = threading.Thread(target=_watch_loop, name="deadlines", daemon=True)
+            _watchdog.start()
+        heapq.heappush(_heap, (d.at, next(_seq), d))
+        _live.add(d)
+        _watch_lock.notify()
+    try:
+        yield d
+    finally:
+        stack.pop()
+        with d._lock:
+            d.done = True
+        with _watch_lock:
+            _live.discard(d)
+
+
+def abort_all() -> None:
+    """Expire every deadline now: exchanges in progress under one fail at once."""
+    with _watch_lock:
+        live = list(_live)
+    for d in live:
+        d.expire()
+
+
+class _Watched:
+    """Mixin for urllib3 connections: register the socket with this thread's deadline
+    when it connects and when a response is awaited (a pooled connection is reused
+    without connecting again)."""
+
+    sock: socket.socket | None
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        d = current()
+        if d is not None:
+            d.watch(self.sock)
+
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        d = current()
+        if d is not None:
+            d.watch(self.sock)
+        return super().getresponse(*args, **kwargs)  # type: ignore[misc]
+
+
+class _Connection(_Watched, HTTPConnection):
+    pass
+
+
+class _TLSConnection(_Watched, HTTPSConnection):
+    pass
+
+
+class _Pool(HTTPConnectionPool):
+    ConnectionCls = _Connection
+
+
+class _TLSPool(HTTPSConnectionPool):
+    ConnectionCls = _TLSConnection
 
 
 def check_url(url: str, *, allow_loopback: bool, what: str = "URL") -> str:

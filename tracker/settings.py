@@ -12,6 +12,10 @@ The TOML file is `$TRACKER_CONFIG` when set (it must then exist), else
 
 `Settings.origin(name)` says where each value came from (`default`, `file:PATH`,
 `env:TRACKER_NAME`), which `tracker config` prints.
+
+Every value is validated when it is read, by its declaration: its type, `choices`, and
+`check` (a range or a format, `tracker.valuecheck`). A bad value stops every command
+before it does anything: ConfigError (exit 2) naming the setting and where it was set.
 """
 
 from __future__ import annotations
@@ -20,10 +24,25 @@ import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from tracker.errors import ConfigError
+from tracker.valuecheck import (
+    Check,
+    Settings,
+    address,
+    between,
+    config_file_path,
+    convert,
+    has_password,
+    host,
+    http_url,
+    intervals,
+    one_line,
+)
+from tracker.valuecheck import one_interval as interval
+
+__all__ = ["DECLARED", "Setting", "Settings", "config_file_path", "declare", "load_settings"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +53,7 @@ class Setting:
     help: str
     secret: bool = False
     choices: tuple[str, ...] = ()
+    check: Check | None = None  # a range or a format: what is wrong with a value, or None
 
     @property
     def env(self) -> str:
@@ -98,15 +118,19 @@ DECLARED: tuple[Setting, ...] = (
         "kratom-tracker/0.1",
         "User-Agent sent with every fetch and matched against robots.txt rules; add a "
         "contact address for the sites you watch.",
+        check=one_line,
     ),
     Setting(
         "public_url",
         str,
         "http://127.0.0.1:8750",
         "Base URL of the HTTP endpoint as subscribers reach it (links in mail).",
+        check=http_url,
     ),
-    Setting("http_host", str, "127.0.0.1", "Address the daemon's HTTP endpoint listens on."),
-    Setting("http_port", int, 8750, "Port of the daemon's HTTP endpoint."),
+    Setting(
+        "http_host", str, "127.0.0.1", "Address the daemon's HTTP endpoint listens on.", check=host
+    ),
+    Setting("http_port", int, 8750, "Port of the daemon's HTTP endpoint.", check=between(0, 65535)),
     # Exports (issue 6).
     Setting(
         "export_dir",
@@ -131,8 +155,11 @@ DECLARED: tuple[Setting, ...] = (
         "",
         "SMTP server for alerts and digests; empty writes each message as an .eml file "
         "to <data_dir>/mail instead.",
+        check=host,
     ),
-    Setting("smtp_port", int, 587, "SMTP port (587 for starttls, 465 for tls)."),
+    Setting(
+        "smtp_port", int, 587, "SMTP port (587 for starttls, 465 for tls).", check=between(1, 65535)
+    ),
     Setting(
         "smtp_tls",
         str,
@@ -149,18 +176,26 @@ DECLARED: tuple[Setting, ...] = (
         "",
         "PEM file of CA certificates trusted for the SMTP server; empty means the system's.",
     ),
-    Setting("smtp_timeout", float, 30.0, "Seconds before an SMTP connection or reply times out."),
+    Setting(
+        "smtp_timeout",
+        float,
+        30.0,
+        "Seconds before an SMTP connection or reply times out.",
+        check=between(0.1, 3600),
+    ),
     Setting(
         "mail_from",
         str,
         "tracker@localhost",
         "From address of alerts and digests (its domain also names Message-ID and List-Id).",
+        check=address,
     ),
     Setting(
         "operator_email",
         str,
         "",
         "Address told about dead outbox rows and disabled webhooks; empty only logs them.",
+        check=address,
     ),
     Setting(
         "signing_key",
@@ -170,62 +205,106 @@ DECLARED: tuple[Setting, ...] = (
         "random key kept in the database.",
         secret=True,
     ),
-    Setting("webhook_timeout", float, 15.0, "Seconds a webhook receiver has to answer."),
+    Setting(
+        "webhook_timeout",
+        float,
+        15.0,
+        "Seconds a webhook receiver has to answer.",
+        check=between(0.1, 3600),
+    ),
     Setting(
         "expiring_days",
         int,
         30,
         "An `expiring` event is sent when a temporary rule expires within this many days.",
+        check=between(0, 3650),
     ),
     # Watching official pages (issue 3).
-    Setting("fetch_timeout", float, 30.0, "Seconds to wait for a server to connect or answer."),
+    Setting(
+        "fetch_timeout",
+        float,
+        30.0,
+        "Seconds to wait for a server to connect or answer.",
+        check=between(0.1, 3600),
+    ),
     Setting(
         "fetch_max_bytes",
         int,
         10 * 1024 * 1024,
         "Largest page body accepted, counted after decompression (gzip bombs stop here).",
+        check=between(1024, 2**31),
     ),
-    Setting("fetch_retries", int, 2, "Retries on connection errors, 429 and 5xx (backoff)."),
+    Setting(
+        "fetch_retries",
+        int,
+        2,
+        "Retries on connection errors, 429 and 5xx (backoff).",
+        check=between(0, 10),
+    ),
     Setting(
         "check_workers",
         int,
         8,
         "Sources checked at the same time by `tracker check`, and hosts worked on at the "
         "same time by each daemon replica.",
+        check=between(1, 256),
     ),
     Setting(
         "host_delay",
         float,
         2.0,
         "Minimum seconds between two requests to one host (robots.txt Crawl-delay can raise it).",
+        check=between(0, 3600),
     ),
     Setting(
         "failure_alert_after",
         int,
         3,
         "Failed checks in a row before a source_failing event is raised (once).",
+        check=between(1, 10_000),
     ),
     Setting(
-        "default_every", str, "24h", "Check interval of a source that gives none (30m, 6h, 1d)."
+        "default_every",
+        str,
+        "24h",
+        "Check interval of a source that gives none (30m, 6h, 1d).",
+        check=interval,
     ),
     Setting(
         "flap_days",
         int,
         30,
         "A page returning to a version seen in this many days is not a change (anti-flap).",
+        check=between(0, 3650),
     ),
     Setting(
         "diff_max_bytes",
         int,
         2_000_000,
         "Above this much text (both versions) a change is recorded without a diff.",
+        check=between(0, 2**31),
     ),
-    Setting("snapshot_keep", int, 20, "Versions kept per source besides the current one."),
+    Setting(
+        "snapshot_keep",
+        int,
+        20,
+        "Versions kept per source besides the current one.",
+        check=between(0, 100_000),
+    ),
     Setting(
         "snapshot_keep_days",
         int,
         365,
         "Snapshots named by a change are kept at least this many days.",
+        check=between(0, 36_500),
+    ),
+    Setting(
+        "check_budget",
+        float,
+        120.0,
+        "Seconds one check may take from its page request on (fetch, extract, normalize, "
+        "diff); past it the check is an error and its host is released.",
+        check=between(1, 3600),
     ),
     Setting(
         "shipped_sources",
@@ -241,6 +320,7 @@ DECLARED: tuple[Setting, ...] = (
         "1m",
         "Shortest check interval a source may ask for (`every`); tests and benchmarks "
         "lower it (e.g. 5s).",
+        check=interval,
     ),
     Setting(
         "check_jitter",
@@ -248,6 +328,7 @@ DECLARED: tuple[Setting, ...] = (
         0.1,
         "Each next check time is pushed back by a random part of the source's interval up "
         "to this fraction (0.1 = 10%), so sources added together spread out.",
+        check=between(0, 1),
     ),
     Setting(
         "check_poll",
@@ -255,6 +336,7 @@ DECLARED: tuple[Setting, ...] = (
         0.5,
         "Seconds between two looks for due sources in each daemon replica (a local timer; "
         "what is due lives in the database).",
+        check=between(0.01, 3600),
     ),
     Setting(
         "check_lease",
@@ -262,6 +344,7 @@ DECLARED: tuple[Setting, ...] = (
         600.0,
         "Seconds a replica holds the sources it claimed; a killed replica's sources are "
         "checked by another once this runs out.",
+        check=between(1, 7 * 86400),
     ),
     Setting(
         "host_lease",
@@ -269,21 +352,36 @@ DECLARED: tuple[Setting, ...] = (
         300.0,
         "Seconds a replica holds a host it works on (renewed while it works); a killed "
         "replica's hosts are taken over once this runs out.",
+        check=between(1, 7 * 86400),
     ),
-    Setting("host_batch", int, 10, "Due sources of one host a replica claims at once."),
-    Setting("dispatch_poll", float, 2.0, "Seconds between two outbox runs in each daemon replica."),
+    Setting(
+        "host_batch",
+        int,
+        10,
+        "Due sources of one host a replica claims at once.",
+        check=between(1, 10_000),
+    ),
+    Setting(
+        "dispatch_poll",
+        float,
+        2.0,
+        "Seconds between two outbox runs in each daemon replica.",
+        check=between(0.01, 3600),
+    ),
     Setting(
         "dispatch_lease",
         float,
         600.0,
         "Seconds a dispatcher holds the outbox rows it claimed: the crash window after "
         "which a killed replica's batch is sent again.",
+        check=between(1, 7 * 86400),
     ),
     Setting(
         "dispatch_batch",
         int,
         20,
         "Outbox rows claimed and sent per batch (the most one crash can repeat).",
+        check=between(1, 10_000),
     ),
     Setting(
         "retry_delays",
@@ -292,13 +390,21 @@ DECLARED: tuple[Setting, ...] = (
         "Waits after each failed delivery attempt, comma separated (5s,5m,30m,2h); the "
         "row is dead after the last. Empty means the documented schedule of about three "
         "days (tests and fault drills shorten it).",
+        check=intervals,
     ),
-    Setting("digest_poll", float, 60.0, "Seconds between two looks for digests due (local hours)."),
+    Setting(
+        "digest_poll",
+        float,
+        60.0,
+        "Seconds between two looks for digests due (local hours).",
+        check=between(0.1, 86400),
+    ),
     Setting(
         "retention_every",
         float,
         21600.0,
         "Seconds between two runs of the snapshot retention rule (one replica runs each).",
+        check=between(1, 30 * 86400),
     ),
     Setting(
         "export_poll",
@@ -306,6 +412,7 @@ DECLARED: tuple[Setting, ...] = (
         30.0,
         "Seconds between two looks for changes (new events, new status records) that "
         "regenerate the exports; 0 turns regeneration off.",
+        check=between(0, 86400),
     ),
     Setting(
         "shutdown_grace",
@@ -313,6 +420,7 @@ DECLARED: tuple[Setting, ...] = (
         30.0,
         "Seconds in-flight work may take to finish after SIGTERM or SIGINT; after that its "
         "leases are released and the daemon exits with status 1.",
+        check=between(0, 3600),
     ),
     Setting(
         "db_retry_for",
@@ -320,6 +428,7 @@ DECLARED: tuple[Setting, ...] = (
         300.0,
         "Seconds the daemon keeps retrying an unreachable database, with backoff, at "
         "start or while running, before it exits with status 3.",
+        check=between(0, 7 * 86400),
     ),
     Setting(
         "clock_jump",
@@ -327,6 +436,7 @@ DECLARED: tuple[Setting, ...] = (
         30.0,
         "A gap of more than this many seconds between the wall clock and the monotonic "
         "clock is handled as a clock jump (leases and due times are repaired).",
+        check=between(1, 86400),
     ),
 )
 
@@ -341,120 +451,6 @@ def declare(*settings: Setting) -> None:
             raise ValueError(f"setting {s.name} declared twice")
         _BY_NAME[s.name] = s
     DECLARED = tuple(_BY_NAME.values())
-
-
-_KIND_NAMES = {int: "a whole number", float: "a number", bool: "true or false", str: "text"}
-
-
-def _convert(setting: Setting, raw: Any, where: str) -> Any:
-    try:
-        if setting.kind is bool:
-            if isinstance(raw, bool):
-                value: Any = raw
-            elif str(raw).strip().lower() in ("1", "true", "yes", "on"):
-                value = True
-            elif str(raw).strip().lower() in ("0", "false", "no", "off", ""):
-                value = False
-            else:
-                raise ValueError(raw)
-        elif setting.kind is int:
-            if isinstance(raw, bool):
-                raise ValueError(raw)
-            value = int(raw)
-        elif setting.kind is float:
-            value = float(raw)
-        else:
-            if not isinstance(raw, str | int | float):
-                raise ValueError(raw)
-            value = str(raw)
-    except (TypeError, ValueError):
-        kind = _KIND_NAMES.get(setting.kind, setting.kind.__name__)
-        raise ConfigError(
-            f"{where}: {setting.name} = {raw!r} is not a valid {setting.kind.__name__}",
-            f"Set {setting.name} to {kind}. {setting.help}",
-        ) from None
-    if setting.choices and value not in setting.choices:
-        raise ConfigError(
-            f"{where}: {setting.name} = {value!r} is not one of {', '.join(setting.choices)}",
-            setting.help,
-        )
-    return value
-
-
-class Settings:
-    """Effective settings; read them as attributes (`settings.database_url`)."""
-
-    def __init__(self, values: Mapping[str, Any], origins: Mapping[str, str]) -> None:
-        self._values = dict(values)
-        self._origins = dict(origins)
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._values[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def origin(self, name: str) -> str:
-        return self._origins[name]
-
-    def replace(self, **changes: Any) -> Settings:
-        values = {**self._values, **changes}
-        origins = {**self._origins, **{k: "override" for k in changes}}
-        return Settings(values, origins)
-
-    def describe(self) -> list[tuple[str, str, str]]:
-        """(name, shown value, origin) for every setting, secrets masked."""
-        rows = []
-        for s in DECLARED:
-            value = self._values.get(s.name)
-            shown = _mask(value) if s.secret or _has_password(value) else repr(value)
-            rows.append((s.name, shown, self._origins.get(s.name, "default")))
-        return rows
-
-    @property
-    def data_path(self) -> Path:
-        return Path(self._values["data_dir"]).expanduser()
-
-    @property
-    def effective_database_url(self) -> str:
-        url = self._values.get("database_url") or ""
-        if url:
-            return str(url)
-        return "sqlite:///" + str(self.data_path / "tracker.db")
-
-
-def _has_password(value: Any) -> bool:
-    """True for a URL that carries credentials (`scheme://user:secret@host`)."""
-    if not isinstance(value, str) or "://" not in value:
-        return False
-    netloc = value.split("://", 1)[1].split("/", 1)[0]
-    return "@" in netloc and ":" in netloc.rsplit("@", 1)[0]
-
-
-def _mask(value: Any) -> str:
-    if not value:
-        return "(unset)"
-    text = str(value)
-    if "://" in text and "@" in text:  # keep the host of a URL, hide its credentials
-        scheme, rest = text.split("://", 1)
-        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
-    return "*** (set)"
-
-
-def config_file_path(env: Mapping[str, str]) -> Path | None:
-    explicit = env.get("TRACKER_CONFIG")
-    if explicit:
-        path = Path(explicit).expanduser()
-        if not path.is_file():
-            raise ConfigError(
-                f"settings file {path} (from TRACKER_CONFIG) does not exist",
-                "Create it, or unset TRACKER_CONFIG to use the defaults.",
-            )
-        return path
-    import platformdirs
-
-    default = Path(platformdirs.user_config_dir("tracker", appauthor=False)) / "tracker.toml"
-    return default if default.is_file() else None
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -484,15 +480,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                     f"{path}: unknown setting {key!r}",
                     "Run `tracker config` to list the settings.",
                 )
-            if setting.secret or _has_password(raw):
+            if setting.secret or has_password(raw):
                 raise ConfigError(
                     f"{path}: {key} is a secret and is read only from the environment",
                     f"Remove it from the file and set {setting.env} instead.",
                 )
-            values[key], origins[key] = _convert(setting, raw, str(path)), f"file:{path}"
+            values[key], origins[key] = convert(setting, raw, str(path)), f"file:{path}"
 
     for s in DECLARED:
         if s.env in env:
-            values[s.name] = _convert(s, env[s.env], s.env)
+            values[s.name] = convert(s, env[s.env], s.env)
             origins[s.name] = f"env:{s.env}"
-    return Settings(values, origins)
+    return Settings(values, origins, DECLARED)

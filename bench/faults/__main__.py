@@ -21,7 +21,7 @@ for _name in list(os.environ):
     if _name.startswith("TRACKER_") and _name != "TRACKER_TEST_PG":
         del os.environ[_name]
 
-from bench.faults import delivery, diskfull, kills, load, pgrestart  # noqa: E402
+from bench.faults import delivery, diskfull, hostile, kills, load, pgrestart  # noqa: E402
 from bench.faults.common import Result, sqlite_template  # noqa: E402
 from bench.faults.report import load_table, table  # noqa: E402
 
@@ -31,6 +31,8 @@ DRILLS: dict[str, Callable[[argparse.Namespace, Path], Result]] = {
     "pg-restart": lambda args, t: pgrestart.pg_restart(),
     "kills": lambda args, t: kills.kills(t, args.kills, args.seed),
     "disk-full": lambda args, t: diskfull.disk_full(t),
+    "hostile-page": lambda args, t: hostile.hostile_page(t),
+    "slow-receiver": lambda args, t: hostile.slow_receiver(t),
 }
 
 

@@ -80,6 +80,7 @@ class Drill:
         self.pg_url: str | None = None
         self.receiver: WebhookReceiver | None = None
         self.endpoints: list[int] = []
+        self.extra_keys: list[str] = []  # watched sources besides the site's pages
         self.keep = False
 
     # ------------------------------------------------------------ set-up
@@ -149,16 +150,14 @@ class Drill:
     def current(self) -> dict[str, str | None]:
         with self.db.read() as conn:
             rows = conn.execute(
-                sa.select(SOURCE.c.key, SOURCE.c.current_sha).where(
-                    SOURCE.c.key.in_(self.site.keys)
-                )
+                sa.select(SOURCE.c.key, SOURCE.c.current_sha).where(SOURCE.c.key.in_(self.keys))
             )
             return dict(rows.all())  # type: ignore[arg-type]
 
     def baseline(self, timeout: float = 90) -> None:
         def done() -> bool:
             current = self.current()
-            return len(current) == len(self.site.keys) and all(current.values())
+            return len(current) == len(self.keys) and all(current.values())
 
         wait_for("a baseline of every page", done, timeout)
 
@@ -173,8 +172,12 @@ class Drill:
         self.status_events.append(event_id)
         return event_id
 
+    @property
+    def keys(self) -> list[str]:
+        return self.site.keys + self.extra_keys
+
     def changes(self) -> dict[str, list[int]]:
-        return integrity.change_events(self.db, self.site.keys)
+        return integrity.change_events(self.db, self.keys)
 
     def settle(self, timeout: float) -> None:
         """Wait until every bumped page has its change and the outbox is empty."""
@@ -221,7 +224,7 @@ class Drill:
             if unverified:
                 result.problems.append(f"{len(unverified)} webhook(s) failed verification")
         result.problems += integrity.all_problems(
-            self.db, self.site.keys, self.bumped, self.status_before, len(self.status_events)
+            self.db, self.keys, self.bumped, self.status_before, len(self.status_events)
         )
         result.seconds = time.monotonic() - self.started
         if not result.ok:

@@ -12,6 +12,18 @@ disables the webhook endpoint. A message that cannot be built is dead at once (i
 says why) and one whose notifier fails unexpectedly is retried: neither holds up the
 others.
 
+Lanes: mail is sent in the calling thread (one SMTP connection per run), and each
+webhook endpoint in a lane of its own (`Lanes`: a thread per busy endpoint, at most
+`MAX_LANES`), which the batch does not wait for: one slow receiver cannot hold back
+mail or the other endpoints, in this batch or the next ones. While an endpoint's lane
+is busy its other rows are not claimed. Each delivery has a total deadline
+(`webhook_timeout`, the notifier's), and after one that timed out or could not connect,
+the lane gives its remaining rows back for a later attempt. Outcomes are recorded as
+they come (each webhook at once, mail at least every `FLUSH_EVERY` seconds), so what
+was delivered is marked before anything slow comes next, and a crash repeats as little
+as possible. A `Dispatcher` without `lanes` has its own and waits for them at the end of
+`run`; the daemon shares one `Lanes` between its runs and drains it when it stops.
+
 Crash window (at-least-once): a dispatcher that dies after a receiver accepted a
 message but before the batch's completion committed leaves the row `pending` under its
 lease; when the lease expires (`lease_for`, 10 minutes) another dispatcher sends it
@@ -26,13 +38,18 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
+import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from tracker.alerts import messages, outbox, subscriptions, tokens, webhooks
@@ -45,6 +62,8 @@ from tracker.storage.tables_alerts import OUTBOX
 from tracker.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
+FLUSH_EVERY = 1.0  # seconds between two recordings of the mail lane's outcomes
+MAX_LANES = 8  # webhook endpoints sent to at the same time
 
 
 @dataclass
@@ -55,10 +74,56 @@ class Stats:
     skipped: int = 0
     lost_lease: int = 0
     batches: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def handled(self) -> int:
         return self.sent + self.retry + self.dead + self.skipped
+
+    def add(self, result: str, n: int = 1) -> None:
+        with self._lock:
+            setattr(self, result, getattr(self, result) + n)
+
+    def take(self) -> Stats:
+        """The counts so far, reset to zero (a lane's results, collected by the caller)."""
+        with self._lock:
+            out = Stats(self.sent, self.retry, self.dead, self.skipped, self.lost_lease)
+            self.sent = self.retry = self.dead = self.skipped = self.lost_lease = 0
+        return out
+
+
+class Lanes:
+    """Webhook endpoints being delivered to, one thread each; their outcomes add up in
+    `stats` (collect them with `stats.take()`)."""
+
+    def __init__(self, size: int = MAX_LANES) -> None:
+        self.pool = ThreadPoolExecutor(size, thread_name_prefix="webhook")
+        self.busy: dict[Any, Future[None]] = {}
+        self.stats = Stats()
+        self.lock = threading.Lock()
+
+    def endpoints(self) -> list[int]:
+        """Endpoints whose lane is still sending."""
+        with self.lock:
+            return [e for e, f in self.busy.items() if not f.done() and e is not None]
+
+    def start(self, endpoint: Any, fn: Callable[..., None], *args: Any) -> None:
+        with self.lock:
+            self.busy = {e: f for e, f in self.busy.items() if not f.done()}
+            self.busy[endpoint] = self.pool.submit(fn, *args)
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """Wait for every lane to end; False if some were still sending after `timeout`."""
+        with self.lock:
+            futures = list(self.busy.values())
+        _, pending = wait_futures(futures, timeout)
+        for future in futures:
+            if future.done() and future.exception() is not None:
+                logger.error("a webhook lane failed", exc_info=future.exception())
+        return not pending
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass
@@ -76,6 +141,7 @@ class Dispatcher:
     batch: int = 20
     # Only these outbox keys (None: every due row); `tracker digest send` delivers one.
     keys: tuple[str, ...] | None = None
+    lanes: Lanes | None = None  # shared lanes (the daemon); None: own ones, waited for
     _key: bytes | None = None
     _events: dict[int, Any] = field(default_factory=dict)  # events never change: cache them
     _views: dict[int, Any] = field(default_factory=dict)  # and their rendered blocks
@@ -85,21 +151,46 @@ class Dispatcher:
         for their next due time). Returns what happened."""
         stats = Stats()
         started = self.clock()
+        own = self.lanes is None
+        lanes = self.lanes or Lanes()
         with ExitStack() as stack:
             open_notifiers: dict[str, Notifier] = {}
             try:
                 while max_batches is None or stats.batches < max_batches:
-                    if not self._batch(stack, open_notifiers, started, stats):
+                    if self._batch(stack, open_notifiers, started, stats, lanes):
+                        continue
+                    if not (own and lanes.endpoints()):
                         break
+                    lanes.drain()  # what the lanes record may be due now (a notice)
+                if own:
+                    lanes.drain()
             except BaseException:
+                if own:
+                    lanes.close()
                 lease.release(self.db, OUTBOX, self.owner)  # hand back what we hold
                 raise
+        if own:
+            lanes.close()
+            done = lanes.stats.take()
+            for name in ("sent", "retry", "dead", "skipped", "lost_lease"):
+                stats.add(name, getattr(done, name))
         return stats
 
     def _batch(
-        self, stack: ExitStack, open_notifiers: dict[str, Notifier], started: datetime, stats: Stats
+        self,
+        stack: ExitStack,
+        open_notifiers: dict[str, Notifier],
+        started: datetime,
+        stats: Stats,
+        lanes: Lanes,
     ) -> bool:
         now = self.clock()
+        where = [OUTBOX.c.status == "pending", OUTBOX.c.due_at <= started]
+        if self.keys is not None:
+            where.append(OUTBOX.c.key.in_(self.keys))
+        busy = lanes.endpoints()
+        if busy:  # rows of an endpoint whose lane is still sending wait for it
+            where.append(sa.or_(OUTBOX.c.endpoint_id.is_(None), OUTBOX.c.endpoint_id.not_in(busy)))
         rows = lease.claim(
             self.db,
             OUTBOX,
@@ -107,8 +198,7 @@ class Dispatcher:
             lease_for=self.lease_for,
             limit=self.batch,
             now=now,
-            where=[OUTBOX.c.status == "pending", OUTBOX.c.due_at <= started]
-            + ([OUTBOX.c.key.in_(self.keys)] if self.keys is not None else []),
+            where=where,
         )
         if not rows:
             return False
@@ -139,33 +229,75 @@ class Dispatcher:
                     logger.exception("outbox #%s: cannot build the message", r.id)
                     built[r.id] = Outcome("dead", f"cannot build the message: {exc!r}"[:500])
         outcomes: dict[int, Outcome] = {}
-        beat = now
+        hooks: dict[int, list[Row[Any]]] = {}  # endpoint id -> its webhook rows
+        mail: list[Row[Any]] = []
         for r in rows:
-            item = built.pop(r.id)  # freed once sent: a batch of big digests is large
+            item = built[r.id]
             if isinstance(item, Outcome):
-                outcomes[r.id] = item
-                continue
-            if isinstance(item, messages.Skip):
-                outcomes[r.id] = Outcome("skipped", item.reason)
-                continue
+                outcomes[r.id] = built.pop(r.id)
+            elif isinstance(item, messages.Skip):
+                outcomes[r.id] = Outcome("skipped", built.pop(r.id).reason)
+            elif r.channel == "webhook":
+                hooks.setdefault(r.endpoint_id, []).append(r)
+            else:
+                mail.append(r)
+        self._record([r for r in rows if r.id in outcomes], outcomes, stats)
+        for endpoint, hook_rows in hooks.items():
+            items = {r.id: built.pop(r.id) for r in hook_rows}
+            lanes.start(endpoint, self._hook_lane, hook_rows, items, lanes.stats)
+        self._mail_lane(stack, open_notifiers, mail, built, stats)
+        return True
+
+    def _send(self, notifier: Notifier, r: Row[Any], item: Any, kind: str) -> Outcome:
+        try:
+            return notifier.send(item)
+        except Exception as exc:  # notifiers report failures as outcomes; this is a bug
+            logger.exception("outbox #%s: the %s notifier failed", r.id, kind)
+            return Outcome("retry", f"internal error while sending: {exc!r}"[:500])
+
+    def _mail_lane(
+        self,
+        stack: ExitStack,
+        open_notifiers: dict[str, Notifier],
+        rows: list[Row[Any]],
+        built: dict[int, Any],
+        stats: Stats,
+    ) -> None:
+        """Send the mail rows in order on the run's mail notifier, recording the outcomes
+        at least every FLUSH_EVERY seconds and at the end."""
+        done: dict[int, Outcome] = {}
+        pending: list[Row[Any]] = []
+        flushed = time.monotonic()
+        for r in rows:
             kind = kind_for(r.channel, self.settings)
             if kind not in open_notifiers:
                 open_notifiers[kind] = stack.enter_context(load(kind)(self.settings))
-            try:
-                outcomes[r.id] = open_notifiers[kind].send(item)
-            except Exception as exc:  # notifiers report failures as outcomes; this is a bug
-                logger.exception("outbox #%s: the %s notifier failed", r.id, kind)
-                outcomes[r.id] = Outcome("retry", f"internal error while sending: {exc!r}"[:500])
-            if self.clock() - beat > self.lease_for / 3:  # a slow batch keeps its lease
-                beat = self.clock()
-                with self.db.write() as conn:
-                    lease.extend(
-                        conn, OUTBOX, [x.id for x in rows], self.owner, beat + self.lease_for
-                    )
-        self._record(rows, outcomes, stats)
-        return True
+            done[r.id] = self._send(open_notifiers[kind], r, built.pop(r.id), kind)
+            pending.append(r)
+            if time.monotonic() - flushed >= FLUSH_EVERY:
+                self._record(pending, done, stats)
+                pending, flushed = [], time.monotonic()
+        self._record(pending, done, stats)
+
+    def _hook_lane(self, rows: list[Row[Any]], built: dict[int, Any], stats: Stats) -> None:
+        """Send one endpoint's rows in order (its own thread and session), recording each
+        outcome at once; after a delivery that timed out or could not connect, the rest
+        wait for their next attempt."""
+        down: str | None = None
+        with load("webhook")(self.settings) as notifier:
+            for r in rows:
+                item = built.pop(r.id)
+                if down is not None:
+                    outcome = Outcome("retry", f"not tried: {down}")
+                else:
+                    outcome = self._send(notifier, r, item, "webhook")
+                    if outcome.unreachable:
+                        down = outcome.error or "no answer"
+                self._record([r], {r.id: outcome}, stats)
 
     def _record(self, rows: list[Row[Any]], outcomes: dict[int, Outcome], stats: Stats) -> None:
+        if not rows:
+            return
         now = self.clock()
         with self.db.write() as conn:
             for r in rows:
@@ -184,9 +316,9 @@ class Dispatcher:
                     values["sent_at"] = now
                 if not lease.complete(conn, OUTBOX, r.id, self.owner, **values):
                     logger.warning("outbox #%s: lease lost before completion; result dropped", r.id)
-                    stats.lost_lease += 1
+                    stats.add("lost_lease")
                     continue
-                setattr(stats, status, getattr(stats, status) + 1)
+                stats.add(status)
                 if o.suppress:
                     subscriptions.unsubscribe(
                         conn, o.suppress, reason="bounced", detail=o.error, now=now

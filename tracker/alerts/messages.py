@@ -7,7 +7,11 @@ with CR or LF is refused (`HeaderInjection`), never cleaned up silently.
 
 Mail headers: `Message-ID` from the outbox key (the same on every retry), `List-Id`,
 `Auto-Submitted: auto-generated`, and on alerts and digests `List-Unsubscribe` (a signed
-link) with `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058).
+link) with `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058). From, To and
+Subject, which carry people's text (a display name, a page title), are folded to the RFC
+5322 line length by the email package's modern policy, with encoded words where the
+text is not ASCII; the other headers are never folded (a folded List-Unsubscribe would
+start with a space once unfolded).
 """
 
 from __future__ import annotations
@@ -18,11 +22,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email import message_from_bytes
 from email.charset import QP, Charset
-from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.policy import compat32
+from email.policy import Compat32, compat32
+from email.policy import default as modern
 from email.utils import format_datetime, formataddr
 from functools import cache
 from typing import Any
@@ -37,6 +41,7 @@ from tracker.alerts.subscriptions import suppressed
 from tracker.alerts.views import digest_sections, event_view
 from tracker.errors import UsageError
 from tracker.paths import templates_dir
+from tracker.safetext import visible
 from tracker.storage.tables_alerts import SUBSCRIBER, SUPPRESSION, WEBHOOK
 from tracker.storage.tables_core import EVENT
 from tracker.storage.tables_review import REVIEW_ITEM
@@ -46,7 +51,25 @@ SENDER_NAME = "Kratom tracker"
 # A digest shows this many changes in full, and the rest one line each (label, title,
 # first link): every change is named, and a digest of thousands stays a few hundred kB.
 DIGEST_FULL = 100
-_UNFOLDED = compat32.clone(max_line_length=0)
+_FOLDED = ("From", "To", "Subject")
+_MODERN = modern.clone(linesep="\n")  # folds at 78 characters, RFC 2047 where needed
+
+
+class _Policy(Compat32):
+    """compat32 (about six times faster to build with than the modern policy) without
+    folding, except for From, To and Subject, which the modern policy folds."""
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        if name in _FOLDED and isinstance(value, str):
+            if value.isascii() and len(name) + 2 + len(value) <= 78:
+                return f"{name}: {value}{self.linesep}".encode("ascii")
+            # Parsed and folded by the modern policy, encoded words where not ASCII
+            # (its fold_binary would pass a short non-ASCII value through as it is).
+            return _MODERN.header_factory(name, value).fold(policy=_MODERN).encode("ascii")
+        return super().fold_binary(name, value)
+
+
+_UNFOLDED = _Policy(max_line_length=0)
 _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP  # readable bodies in .eml files and logs, unlike base64
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -192,11 +215,6 @@ def _header(value: str, what: str) -> str:
     return value
 
 
-def _encoded(value: str) -> str:
-    """An RFC 2047 encoded word for a value that is not plain ASCII."""
-    return value if value.isascii() else Header(value, "utf-8").encode()
-
-
 def message_id(key: str, domain: str) -> str:
     return "<" + re.sub(r"[^A-Za-z0-9.\-_]", ".", key) + "@" + domain + ">"
 
@@ -271,16 +289,18 @@ def _mail(
     unsubscribe: str | None = None,
 ) -> Mail:
     env = environment()
-    text = env.get_template(f"email/{template}.txt").render(**data)
-    html = env.get_template(f"email/{template}.html").render(subject=subject, **data)
+    # Page text (diff excerpts, titles) may carry terminal escapes or bidi overrides:
+    # shown as visible escapes, never acted on by a mail reader.
+    text = visible(env.get_template(f"email/{template}.txt").render(**data))
+    html = visible(env.get_template(f"email/{template}.html").render(subject=subject, **data))
     # The compat32 MIME classes build a message about six times faster than
     # EmailMessage with a modern policy, which matters for a digest to 10,000 people.
     msg = MIMEMultipart("alternative")
     name = _header(sub.name or "", "subscriber name") if sub is not None else ""
     headers = [
         ("From", formataddr((SENDER_NAME, _header(ctx.mail_from, "mail_from")))),
-        ("To", formataddr((name, _header(out.recipient, "recipient")), charset="utf-8")),
-        ("Subject", _encoded(_header(subject, "subject"))),
+        ("To", formataddr((visible(name), _header(out.recipient, "recipient")))),
+        ("Subject", visible(_header(subject, "subject"))),
         ("Date", format_datetime(ctx.now)),
         ("Message-ID", message_id(out.key, ctx.domain)),
         ("List-Id", f"Kratom tracker alerts <alerts.{ctx.domain}>"),

@@ -60,14 +60,27 @@ def make(key: bytes, action: str, subscriber_id: int, email: str, expires: datet
     return f"{body}.{_b64(_mac(key, body, email))}"
 
 
+MAX_ID = 2**31 - 1  # the id columns are INTEGER: 32-bit on PostgreSQL
+
+
+def invalid() -> BadToken:
+    """The one answer for a link that is not valid, whatever the reason (malformed,
+    tampered, or naming no subscriber): it must not tell whether a subscriber exists."""
+    return BadToken("this link is not valid", "Use the link exactly as it was sent.")
+
+
 def peek(token: str) -> Claim:
     """The claim of a well-formed token, not yet checked (to find whose it is)."""
     try:
         body, _ = token.split(".", 1)
         action, sid, exp = _unb64(body).decode().split(".")
-        return Claim(action, int(sid), datetime.fromtimestamp(int(exp), UTC))
-    except (ValueError, UnicodeDecodeError, binascii.Error):
-        raise BadToken("this link is not valid", "Use the link exactly as it was sent.") from None
+        subscriber_id = int(sid)
+        if not 1 <= subscriber_id <= MAX_ID:
+            raise ValueError(sid)
+        # A huge expiry overflows datetime (OverflowError) or the platform (OSError).
+        return Claim(action, subscriber_id, datetime.fromtimestamp(int(exp), UTC))
+    except (ValueError, UnicodeDecodeError, binascii.Error, OverflowError, OSError):
+        raise invalid() from None
 
 
 def verify(key: bytes, token: str, action: str, email: str, now: datetime | None = None) -> Claim:
@@ -79,7 +92,7 @@ def verify(key: bytes, token: str, action: str, email: str, now: datetime | None
     except (ValueError, binascii.Error):
         given = b""
     if not hmac.compare_digest(given, _mac(key, body, email)) or claim.action != action:
-        raise BadToken("this link is not valid", "Use the link exactly as it was sent.")
+        raise invalid()
     if claim.expires <= (now or utcnow()):
         raise BadToken(
             "this link has expired",

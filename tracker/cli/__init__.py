@@ -150,7 +150,11 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(err.exit_code)
     except BrokenPipeError:
         sys.exit(0)
-    except Exception as exc:  # a bug: one plain line, the traceback in the debug log
+    except Exception as exc:
+        known = _known_cause(exc)
+        if known is not None:
+            _fail(str(known), known.hint, known.exit_code, as_json)
+        # A bug: one plain line, the traceback in the debug log.
         logging.getLogger("tracker").debug("internal error", exc_info=True)
         _fail(
             f"internal error: {exc!r}",
@@ -159,6 +163,42 @@ def main(argv: list[str] | None = None) -> Any:
             1,
             as_json,
         )
+
+
+def _known_cause(exc: BaseException) -> TrackerError | None:
+    """An error with a cause outside the program (the database file, the disk), raised
+    where no storage code could name it (migrations, exports, mail files)."""
+    import errno
+
+    from tracker.errors import StorageError
+    from tracker.storage.engine import classify
+
+    try:
+        from tracker.cli.context import settings
+
+        url = settings().effective_database_url
+        where = " " + (url[len("sqlite:///") :] if url.startswith("sqlite:///") else url)
+        where = where if "@" not in where else ""  # never print credentials
+    except Exception:
+        where = ""
+    for cause in (exc, exc.__cause__, exc.__context__):
+        if cause is None:
+            continue
+        known = classify(cause, where)
+        if known is not None:
+            return known
+        if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:
+            return StorageError(
+                f"no space left on the disk: {cause.filename or cause}",
+                "Free space on it, or move the data folder to a larger disk, then run it again.",
+            )
+        if isinstance(cause, OSError) and cause.errno in (errno.EROFS, errno.EACCES):
+            return StorageError(
+                f"cannot write {cause.filename or 'a file'}: {cause.strerror}",
+                "Make the data folder writable for this user, or set TRACKER_DATA_DIR to a "
+                "writable folder.",
+            )
+    return None
 
 
 def _fail(message: str, hint: str, code: int, as_json: bool = False) -> None:

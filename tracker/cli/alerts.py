@@ -105,6 +105,7 @@ def subscribe(
 
     Running it again for the same address changes the filters and cadence.
     """
+    _refuse_conflicts(click.get_current_context(), cadence.lower())
     db = database()
     with db.write() as conn:
         specs, codes = resolve_specs(conn, places)
@@ -133,6 +134,23 @@ def subscribe(
     click.echo(f"{verb} {row.email} (#{row.id}): {row.status}, {_when(row)}")
     if done.confirmation_key:
         click.echo("  a confirmation mail is queued; nothing else is sent until it is confirmed")
+
+
+def _refuse_conflicts(ctx: click.Context, cadence: str) -> None:
+    """--hour, --tz and --weekday shape digests: given with a cadence that has no use
+    for them, they are refused rather than silently ignored."""
+    unused = {"immediate": ("hour", "tz", "weekday"), "daily": ("weekday",)}.get(cadence, ())
+    given = [
+        f"--{name}"
+        for name in unused
+        if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+    ]
+    if given:
+        raise UsageError(
+            f"{', '.join(given)} cannot be used with --cadence {cadence}",
+            "--hour and --tz set the time of a daily or weekly digest, --weekday the day "
+            "of a weekly one: drop them, or choose that cadence.",
+        )
 
 
 def _when(row: Any) -> str:

@@ -13,6 +13,19 @@ from tracker.law.dates import parse_day, parse_instant
 from tracker.timeutil import utcnow
 from tracker.vocab import SUBSTANCES, match
 
+# A row id as the database stores it (INTEGER: 32-bit on PostgreSQL): a larger number
+# names nothing, and the drivers refuse it with an overflow rather than "not found".
+MAX_ID = 2**31 - 1
+ROW_ID = click.IntRange(1, MAX_ID)
+
+
+def row_id(text: str, what: str, hint: str) -> int:
+    """A row id from text such as `12` or `#12`. Raises UsageError."""
+    digits = text.strip().lstrip("#")
+    if not digits.isdigit() or not 1 <= int(digits) <= MAX_ID:
+        raise UsageError(f"invalid {what} {text!r}", hint)
+    return int(digits)
+
 
 def check_substance(ctx: click.Context, param: click.Parameter, value: str) -> str:
     try:

@@ -15,6 +15,7 @@ import click
 
 from tracker.cli.context import settings
 from tracker.cli.output import SCHEMA, echo_json, json_option, paint, table
+from tracker.errors import UsageError
 
 if TYPE_CHECKING:
     from tracker.service.daemon import Daemon
@@ -106,7 +107,11 @@ def _where(daemon: Daemon) -> list[tuple[str, str]]:
 
 @click.command()
 @click.option(
-    "--timeout", type=float, default=10.0, show_default=True, help="Seconds per network check."
+    "--timeout",
+    type=click.FloatRange(0, 3600, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds per network check.",
 )
 @click.option("--source", "keys", multiple=True, help="Check only this source (repeatable).")
 @click.option("--no-sources", is_flag=True, help="Skip the source files and hosts.")
@@ -115,10 +120,17 @@ def doctor(timeout: float, keys: Sequence[str], no_sources: bool, as_json: bool)
     """Check the settings, the database, mail (SMTP or the mail folder), the HTTP address,
     the exports folder and the reachability of every source host, each with a timeout.
 
-    Writes nothing. Exit status 1 when any check fails (warnings do not fail).
+    Writes nothing. Exit status 1 when any check fails (warnings do not fail), 2 when the
+    settings are invalid.
     """
     from tracker.service import doctor as dr
     from tracker.service.daemon_config import apply_policy
+
+    if keys and no_sources:
+        raise UsageError(
+            "--source and --no-sources contradict each other",
+            "Give --source KEY to check those sources, or --no-sources to skip them all.",
+        )
 
     s, found = dr.settings_findings()
     if s is not None:
@@ -145,5 +157,7 @@ def doctor(timeout: float, keys: Sequence[str], no_sources: bool, as_json: bool)
         click.echo(table(["check", "result", "detail"], rows))
         warned = sum(f.status == "warn" for f in found)
         click.echo(f"\n{len(found)} checks: {failed} failed, {warned} warnings")
+    if any(f.check == "settings" and f.status == "fail" for f in found):
+        sys.exit(2)  # bad settings are bad input, as for every other command
     if failed:
         sys.exit(1)

@@ -10,9 +10,10 @@ from typing import Any
 import click
 
 from tracker.cli.alerts import importance_option, kind_option, place_option, substance_option
-from tracker.cli.common import short
+from tracker.cli.common import ROW_ID, short
 from tracker.cli.context import database, settings
 from tracker.cli.output import SCHEMA, echo_json, json_option, table
+from tracker.errors import UsageError
 
 
 def _endpoint_dict(ep: Any) -> dict[str, Any]:
@@ -100,7 +101,7 @@ def webhooks_list(as_json: bool) -> None:
 
 
 @webhooks.command("test")
-@click.argument("endpoint_id", type=int)
+@click.argument("endpoint_id", type=ROW_ID)
 def webhooks_test(endpoint_id: int) -> None:
     """Send a signed `test` message to endpoint ENDPOINT_ID now and show the answer."""
     import json
@@ -126,7 +127,7 @@ def webhooks_test(endpoint_id: int) -> None:
 
 
 @webhooks.command("rotate")
-@click.argument("endpoint_id", type=int)
+@click.argument("endpoint_id", type=ROW_ID)
 @click.option(
     "--keep-old-hours",
     type=click.IntRange(0, 24 * 30),
@@ -145,7 +146,7 @@ def webhooks_rotate(endpoint_id: int, keep_old_hours: int) -> None:
 
 
 @webhooks.command("remove")
-@click.argument("endpoint_id", type=int)
+@click.argument("endpoint_id", type=ROW_ID)
 def webhooks_remove(endpoint_id: int) -> None:
     """Remove endpoint ENDPOINT_ID (its undelivered messages are skipped)."""
     from tracker.alerts import webhooks as hooks
@@ -202,7 +203,7 @@ def outbox(ctx: click.Context, dead: bool, as_json: bool) -> None:
 
 
 @outbox.command("retry")
-@click.argument("row_id", type=int)
+@click.argument("row_id", type=ROW_ID)
 def outbox_retry(row_id: int) -> None:
     """Make dead row ROW_ID pending again, due now, with a full set of attempts."""
     from tracker.alerts import outbox as box
@@ -228,15 +229,30 @@ def outbox_send() -> None:
 
 @click.command()
 @click.option("--host", help="Address to listen on (default: the http_host setting).")
-@click.option("--port", type=int, help="Port (default: the http_port setting).")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    help="Port (default: the http_port setting; 0 picks a free one).",
+)
 def serve(host: str | None, port: int | None) -> None:
     """Serve the confirm and unsubscribe links of mail over HTTP (until Ctrl-C)."""
+    from tracker.valuecheck import host as check_host
     from tracker.web import app as web
     from tracker.web.links import make_app
 
     cfg = settings()
+    address = cfg.http_host if host is None else host
+    if check_host(address) or not address:
+        raise UsageError(f"invalid --host {address!r}", "Give a host name or an IP address.")
     app = make_app(database(), cfg)
-    server = web.make(app, host or cfg.http_host, port or cfg.http_port)
+    where = (address, cfg.http_port if port is None else port)
+    try:
+        server = web.make(app, *where)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot listen on {where[0]}:{where[1]}: {exc.strerror or exc}",
+            "Give an address of this machine (127.0.0.1, 0.0.0.0, ::1) and a free port.",
+        ) from None
     bound_host, bound_port = server.server_address[:2]
     click.echo(f"serving on http://{bound_host!s}:{bound_port}")
     try:

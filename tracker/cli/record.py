@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Sequence
+from datetime import date
 
 import click
 
@@ -22,14 +24,40 @@ from tracker.vocab import INSTRUMENT_TYPES, STATUSES
 
 
 def _url(value: str, option: str) -> str:
-    from urllib.parse import urlsplit
+    from tracker.valuecheck import http_url
 
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    url = value.strip()
+    if http_url(url) or any(c.isspace() for c in url):
         raise UsageError(
-            f"invalid {option}: {value!r}", "Give an absolute http:// or https:// URL."
+            f"invalid {option}: {value!r}",
+            "Give an absolute http:// or https:// URL with a host name, without spaces.",
         )
-    return value.strip()
+    return url
+
+
+def _last_day(d: PartialDate) -> date:
+    """The last day a partial date can mean (31 December of a year-only date)."""
+    if d.precision == "year":
+        return date(d.value.year, 12, 31)
+    if d.precision == "month":
+        year, month = d.value.year, d.value.month
+        return date(year, month, calendar.monthrange(year, month)[1])
+    return d.value
+
+
+def _valid_citation(citation: str, start: PartialDate, expires: PartialDate | None) -> str:
+    """The citation, stripped; refuses an empty one and an expiry before the start."""
+    if not citation.strip() or not citation.isprintable():
+        raise UsageError(
+            f"invalid --citation {citation!r}",
+            "Give the citation of the instrument, e.g. 'R.I. Gen. Laws § 21-28.12-5'.",
+        )
+    if expires is not None and _last_day(expires) < start.value:
+        raise UsageError(
+            f"--expires {expires} is before --from {start}",
+            "A rule cannot expire before it takes effect: check both dates.",
+        )
+    return citation.strip()
 
 
 def _partial(value: str | None, option: str) -> PartialDate | None:
@@ -164,6 +192,9 @@ def record(
 
     start, end = _partial(valid_from, "--from"), _partial(valid_to, "--to")
     assert start is not None
+    expiry = _partial(expires, "--expires")
+    citation = _valid_citation(citation, start, expiry)
+    source_url = _url(source_url, "--source") if source_url is not None else None
     change_id = _change_number(change) if change is not None else None
     if source_url is None and change_id is None:
         raise UsageError("missing --source", "Give --source URL, or --change N to cite a change.")
@@ -189,13 +220,13 @@ def record(
                 origin="cli",
                 valid_from=start,
                 valid_to=end,
-                expires=_partial(expires, "--expires"),
+                expires=expiry,
                 min_age=min_age,
                 conditions=tuple(conditions),
                 instrument_type=instrument_type,
-                instrument_citation=citation.strip(),
+                instrument_citation=citation,
                 instrument_title=title,
-                source_url=_url(source_url, "--source") if source_url else _page(proof),
+                source_url=source_url or _page(proof),
                 source_title=proof.source_title if proof else None,
                 source_quote=proof.quote if proof else None,
                 source_date=proof.detected_on if proof else None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 from collections.abc import Sequence
@@ -11,7 +12,7 @@ from typing import Any
 import click
 import sqlalchemy as sa
 
-from tracker.cli.common import short
+from tracker.cli.common import row_id, short
 from tracker.cli.context import database, settings
 from tracker.cli.output import SCHEMA, echo_json, json_option, paint, table
 from tracker.cli.watch_common import OUTCOME_COLOURS, OUTCOMES, ts
@@ -19,6 +20,7 @@ from tracker.errors import UsageError
 from tracker.law import places as places_mod
 from tracker.law.dates import parse_day, parse_instant
 from tracker.paths import jurisdictions_dir
+from tracker.safetext import visible
 
 
 def _change_note(r: Any) -> str:
@@ -35,10 +37,12 @@ def check(source: Sequence[str], as_json: bool) -> None:
     """Check SOURCE(s) now (all active sources by default), concurrently and politely.
 
     Shows a progress bar on a terminal and a summary at the end. Exit status 1 when any
-    source failed (each failure is recorded; the other sources are still checked).
+    source failed (each failure is recorded; the other sources are still checked), or
+    when every chosen source was busy. Ctrl-C or SIGTERM stops at once: the checks in
+    progress are dropped, every lease is released, exit status 130.
     """
     from tracker.service.runtime import tune_for_checks
-    from tracker.watch.cycle import run_cycle
+    from tracker.watch.cycle import CycleInterrupted, run_cycle
     from tracker.watch.watcher import Watcher
 
     db, s = database(), settings()
@@ -58,11 +62,30 @@ def check(source: Sequence[str], as_json: bool) -> None:
             with lock:
                 bar.update(1)
 
+    def interrupt(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt  # the same way out as Ctrl-C: leases are given back
+
+    # SIGINT too: a process started in the background by a shell inherits SIGINT ignored,
+    # and Python then installs no KeyboardInterrupt of its own.
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         report = run_cycle(
             w, jurisdictions_dir(), s.data_path, source, on_start=start, on_result=step
         )
+    except CycleInterrupted as stopped:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+            bar = None
+        done = len(stopped.report.results)
+        click.echo(
+            f"interrupted after {done} check(s); the others were not checked and every "
+            "lease was released: run `tracker check` again to finish",
+            err=True,
+        )
+        raise SystemExit(130) from None
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if bar is not None:
             bar.__exit__(None, None, None)
     failed = report.count("error")
@@ -92,10 +115,14 @@ def check(source: Sequence[str], as_json: bool) -> None:
         summary = ", ".join(f"{n} {o.replace('_', ' ')}" for o, n in counts.items() if n)
         click.echo(f"{len(report.results)} checked: {summary or 'nothing to check'}")
         for key in report.busy:
-            click.echo(f"busy: {key} is being checked by another worker", err=True)
+            click.echo(
+                f"busy: {key} is being checked by another worker (or was claimed by one "
+                "that was killed: it is free again when that lease runs out)",
+                err=True,
+            )
         for problem in report.problems:
             click.echo(paint(f"problem: {problem}", "red"), err=True)
-    if failed or report.problems:
+    if failed or report.problems or (report.busy and not report.results):
         raise SystemExit(1)
 
 
@@ -179,17 +206,16 @@ def diff(change: str, as_html: bool, show: str | None) -> None:
     from tracker.storage.tables_watch import PAGE_CHANGE, SOURCE
     from tracker.watch.snapshots import get
 
-    if not change.lstrip("#").isdigit():
-        raise UsageError(f"invalid change {change!r}", "Give a number from `tracker changes`.")
+    number = row_id(change, "change", "Give a number from `tracker changes`.")
     db = database()
     with db.read() as conn:
         row = conn.execute(
             sa.select(PAGE_CHANGE, SOURCE.c.key, SOURCE.c.url)
             .join(SOURCE, SOURCE.c.id == PAGE_CHANGE.c.source_id)
-            .where(PAGE_CHANGE.c.id == int(change.lstrip("#")))
+            .where(PAGE_CHANGE.c.id == number)
         ).first()
         if row is None:
-            raise UsageError(f"no change #{change.lstrip('#')}", "`tracker changes` lists them.")
+            raise UsageError(f"no change #{number}", "`tracker changes` lists them.")
         text = get(conn, row.old_sha if show == "old" else row.new_sha) if show else None
     if show:
         if text is None:
@@ -197,21 +223,22 @@ def diff(change: str, as_html: bool, show: str | None) -> None:
                 f"the {show} snapshot of change #{row.id} was removed by the retention rule",
                 "The stored diff is kept: run without --old/--new.",
             )
-        click.echo(text)
+        click.echo(visible(text))
         return
     if as_html:
-        click.echo(row.html_diff or "")
+        click.echo(visible(row.html_diff or ""))
         return
     click.echo(
         paint(f"change #{row.id}", bold=True)
         + f" · {row.key} · {row.place_code} · {ts(row.detected_at)} UTC · {row.importance}"
     )
-    click.echo(f"  {row.url}")
+    click.echo(f"  {visible(row.url)}")
     if row.too_large:
         click.echo(f"  too large to diff: +{row.added} -{row.removed} lines changed")
         click.echo(f"  before: snapshot {row.old_sha}  (tracker diff {row.id} --old)")
         click.echo(f"  after:  snapshot {row.new_sha}  (tracker diff {row.id} --new)")
         return
-    for line in (row.unified_diff or "").splitlines():
+    # Page text may carry terminal escapes or bidi overrides: shown, never acted on.
+    for line in visible(row.unified_diff).split("\n") if row.unified_diff else []:
         colour = "green" if line.startswith("+") else "red" if line.startswith("-") else None
         click.echo(paint(line, "cyan" if line.startswith("@@") else colour))

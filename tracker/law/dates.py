@@ -112,8 +112,12 @@ def parse_instant(text: str, *, option: str = "time") -> datetime:
             d = date.fromisoformat(t)
             return datetime.combine(d + timedelta(days=1), time(0), UTC) - timedelta(microseconds=1)
         parsed = datetime.fromisoformat(t.replace("Z", "+00:00").replace("z", "+00:00"))
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
     except ValueError:
         raise UsageError(f"invalid {option}: {text!r}", f"Accepted forms: {TIME_FORMS}.") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+05:00 is before the first representable UTC time
+        raise UsageError(
+            f"{option} {text!r} is out of range", "Give a time between the years 1 and 9999."
+        ) from None

@@ -51,7 +51,7 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from tracker.alerts import digest
-from tracker.alerts.dispatch import Dispatcher
+from tracker.alerts.dispatch import Dispatcher, Lanes, Stats
 from tracker.alerts.notifiers import kind_for, load
 from tracker.errors import ConfigError, StorageError, TrackerError
 from tracker.law.bootstrap import open_database
@@ -89,6 +89,7 @@ class Daemon:
         self.server: Any = None
         self.scheduler: BackgroundScheduler | None = None
         self.checks: DueChecks | None = None
+        self.lanes = Lanes()  # webhook endpoints being sent to, across dispatch runs
         self._state = "starting"
         self._exit = 0
         self._lockfile: IO[str] | None = None
@@ -234,14 +235,20 @@ class Daemon:
             lease_for=self.cfg.dispatch_lease,
             batch=self.cfg.dispatch_batch,
             backoff=self.cfg.backoff,
+            lanes=self.lanes,  # a slow endpoint's lane outlives this run: mail goes on
         )
         while not self.stopping.is_set():
             stats = dispatcher.run(max_batches=1)
-            for result in ("sent", "retry", "dead", "skipped", "lost_lease"):
-                if getattr(stats, result):
-                    self.metrics.deliveries.labels(result).inc(getattr(stats, result))
+            self._count(stats)
+            self._count(self.lanes.stats.take())
             if not stats.batches:
                 return
+
+    def _count(self, stats: Stats) -> None:
+        assert self.metrics is not None
+        for result in ("sent", "retry", "dead", "skipped", "lost_lease"):
+            if getattr(stats, result):
+                self.metrics.deliveries.labels(result).inc(getattr(stats, result))
 
     def _digests(self) -> None:
         assert self.db is not None and self.metrics is not None
@@ -361,6 +368,8 @@ class Daemon:
             timers_done.set()
         clean = self.checks.drain(deadline.left()) if self.checks else True
         clean = timers_done.wait(deadline.left()) and clean
+        clean = self.lanes.drain(deadline.left()) and clean  # webhooks in flight
+        self.lanes.close()
         if not clean:
             logger.warning(
                 "work still in progress after shutdown_grace (%.0f s): releasing its leases",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -112,6 +113,12 @@ class Database:
         return self.engine.dialect.name == "sqlite"
 
     @property
+    def _where(self) -> str:
+        """The database named in messages: the SQLite file, or the server and database."""
+        url = self.engine.url
+        return f" {url.database}" if self.is_sqlite else f" {url.host}/{url.database}"
+
+    @property
     def is_postgres(self) -> bool:
         return self.engine.dialect.name == "postgresql"
 
@@ -120,7 +127,7 @@ class Database:
         """A write transaction: BEGIN IMMEDIATE on SQLite; committed on success."""
         if self.refuse_writes is not None:
             raise self.refuse_writes
-        with _storage_errors(), self.engine.connect() as conn:
+        with _storage_errors(self._where), self.engine.connect() as conn:
             if self.is_sqlite:
                 conn = conn.execution_options(sqlite_immediate=True)
             with conn.begin():
@@ -129,7 +136,7 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read transaction (one consistent snapshot on both backends)."""
-        with _storage_errors(), self.engine.connect() as conn:
+        with _storage_errors(self._where), self.engine.connect() as conn:
             if self.is_postgres:
                 conn = conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
@@ -139,11 +146,57 @@ class Database:
         self.engine.dispose()
 
 
+def classify(exc: BaseException, where: str = "") -> StorageError | None:
+    """A StorageError saying what to do, for a database error whose cause is known: a
+    damaged file, a full disk, a read-only file or folder; None for any other error.
+    `where` names the database (" /path/tracker.db") in the message."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).lower()
+    sqlstate = getattr(orig, "sqlstate", None)
+    if "file is not a database" in text or "disk image is malformed" in text:
+        return StorageError(
+            f"the database file{where} is damaged ({str(orig).strip()})",
+            "Restore it from your latest backup (deploy/README.md), or move it aside: the "
+            "next start creates a new one with the shipped data, without your own records.",
+        )
+    if "disk i/o error" in text and _nearly_full(where.strip()):
+        text = "database or disk is full"  # SQLite could not grow its -wal or -shm file
+    if "database or disk is full" in text or "no space left" in text or sqlstate == "53100":
+        return StorageError(
+            f"the disk that holds the database{where} is full",
+            "Free space on it (old exports, logs; fewer snapshots with snapshot_keep) or "
+            "move the data folder to a larger disk, then run it again: nothing was "
+            "half-written.",
+        )
+    if any(s in text for s in ("readonly database", "read-only file system", "unable to open")):
+        return StorageError(
+            f"cannot write to the database{where}: its file or its folder is read-only",
+            "Make the data folder writable for this user (SQLite also writes a -wal file "
+            "beside the database), or set TRACKER_DATA_DIR to a writable folder.",
+        )
+    return None
+
+
+def _nearly_full(path: str) -> bool:
+    """True when the disk holding `path` (a SQLite file) has less than 1 MB free."""
+    if not path.startswith("/"):
+        return False
+    try:
+        return shutil.disk_usage(Path(path).parent).free < 1 << 20
+    except OSError:
+        return False
+
+
 @contextmanager
-def _storage_errors() -> Iterator[None]:
+def _storage_errors(where: str = "") -> Iterator[None]:
     try:
         yield
-    except sa.exc.OperationalError as exc:
+    except sa.exc.DBAPIError as exc:
+        known = classify(exc, where)
+        if known is not None:
+            raise known from exc
+        if not isinstance(exc, sa.exc.OperationalError):
+            raise
         raise StorageError(
             f"database error: {exc.orig}",
             "Check that the database is reachable (TRACKER_DATABASE_URL) and retry.",

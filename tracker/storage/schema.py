@@ -88,7 +88,7 @@ class SchemaState:
 
 def state(db: Database) -> SchemaState:
     known, heads = _revisions()
-    with _storage_errors(), db.engine.connect() as conn:
+    with _storage_errors(db._where), db.engine.connect() as conn:
         return SchemaState(frozenset(current_heads(conn)), heads, known)
 
 
@@ -121,7 +121,7 @@ def upgrade(db: Database) -> bool:
     """Bring the schema to this code's heads, under the bootstrap lock (processes starting
     together migrate once). Returns True if anything ran. Never touches a database that is
     ahead of this code (raises SchemaError)."""
-    with _storage_errors():
+    with _storage_errors(db._where):
         if state(db).status == "current":
             return False
         with bootstrap_lock(db), db.engine.begin() as conn:
@@ -142,7 +142,7 @@ def differences(db: Database) -> list[str]:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    with _storage_errors(), db.engine.connect() as conn:
+    with _storage_errors(db._where), db.engine.connect() as conn:
         context = MigrationContext.configure(
             conn, opts={"compare_type": True, "render_as_batch": db.is_sqlite}
         )

@@ -19,9 +19,21 @@ Outcomes (`page_check.outcome`):
   lines name a kratom term or a source keyword, else `minor`.
 - `busy` (`host_busy`): another worker kept the host; the source is given back, due in
   a minute, not counted as a failure.
-- `error`: fetch, robots, HTTP or extraction failed. Nothing stored for the source is
-  touched except its failure streak; after `failure_alert_after` failures in a row one
-  `source_failing` event is written, and the next success clears the streak.
+- `error`: fetch, robots, HTTP or extraction failed, or the check ran out of its budget.
+  Nothing stored for the source is touched except its failure streak; after
+  `failure_alert_after` failures in a row one `source_failing` event is written, and the
+  next success clears the streak.
+
+Budget: from the page request on (after the host's politeness wait and robots.txt,
+each bounded on its own), fetch, extract, normalize and diff share `check_budget`
+seconds. The fetch is cut when it runs out (`netguard.deadline`), extraction and
+normalization are bounded by their caps and checked against it after, and the diff gets
+what is left (past it the change is recorded as too large to diff). A check that ran out
+is an error; the host is released either way.
+
+Interruption: when `watcher.stop` is set (Ctrl-C or SIGTERM in `tracker check`), the
+fetches in progress are cut (`netguard.abort_all`) and `check_source` raises
+`Interrupted` without storing anything: the caller releases the leases.
 """
 
 from __future__ import annotations
@@ -46,8 +58,22 @@ from tracker.watch.watcher import CheckResult, Observation, Watcher
 logger = logging.getLogger(__name__)
 
 
+class Interrupted(Exception):
+    """The watcher was told to stop during a check: nothing of it was stored."""
+
+
+def _over_budget(seconds: float) -> SourceError:
+    return SourceError(
+        f"the check took longer than its budget of {seconds:g} s (check_budget)",
+        "The page is too slow or too large to check: raise check_budget, or select a "
+        "smaller region of the page.",
+        stage="fetch",
+    )
+
+
 def observe(w: Watcher, spec: Spec, row: Any, slot: hosts.HostSlot | None) -> Observation:
-    """Fetch, extract and normalize; writes nothing. Raises SourceError."""
+    """Fetch, extract and normalize within the check's budget; writes nothing. Raises
+    SourceError."""
     same_rules = row is not None and row.current_spec == spec.extraction_digest
     if slot is not None:
         robots = slot.allows(w.fetcher, spec.url)
@@ -60,16 +86,23 @@ def observe(w: Watcher, spec: Spec, row: Any, slot: hosts.HostSlot | None) -> Ob
     conditional = same_rules and row.current_sha is not None
     if slot is not None:
         slot.wait_turn()
+    budget = w.config.check_budget
+    deadline = time.monotonic() + budget
     try:
         resp = w.fetcher.get(
             spec.url,
             etag=row.etag if conditional else None,
             last_modified=row.last_modified if conditional else None,
+            limit=budget,
         )
+    except SourceError:
+        if time.monotonic() >= deadline:
+            raise _over_budget(budget) from None
+        raise
     finally:
         if slot is not None:
             slot.done()
-    obs = Observation(response=resp)
+    obs = Observation(response=resp, deadline=deadline)
     if resp.status == 304:
         obs.outcome = "not_modified"
         return obs
@@ -83,6 +116,8 @@ def observe(w: Watcher, spec: Spec, row: Any, slot: hosts.HostSlot | None) -> Ob
     obs.lines = normalize(raw, spec.rules)
     if not obs.lines:
         raise SourceError("nothing left after ignore patterns and masks", stage="extract")
+    if time.monotonic() > deadline:
+        raise _over_budget(budget)
     obs.sha = digest(obs.lines)
     return obs
 
@@ -112,6 +147,8 @@ def check_source(
     finally:
         if own and slot is not None:
             hosts.release(slot)
+    if obs is None and w.stop.is_set():
+        raise Interrupted(row.key)  # cut short: not the page's fault, not stored
     result.duration_ms = int((time.monotonic() - t0) * 1000)
     try:
         if obs is None:

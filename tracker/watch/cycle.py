@@ -11,6 +11,12 @@
    the others;
 4. applies the snapshot retention rule.
 
+Interrupted (Ctrl-C, or SIGTERM turned into KeyboardInterrupt by the CLI), the cycle
+sets `watcher.stop`, cuts the fetches in progress (`netguard.abort_all`), waits for the
+host tasks (they end at once: nothing is left to wait for), gives back every source and
+host lease it holds, and raises `CycleInterrupted` with what was done: running it again
+works at once, instead of finding the sources busy until their leases run out.
+
 The daemon (`tracker.service.due_checks`) works on the sources that are due by themselves, the
 other way round: it claims a host that has due sources first (`hosts.claim_due`), then
 that host's due sources, and checks them with the same `check.check_source`; retention
@@ -33,12 +39,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tracker import netguard
 from tracker.errors import UsageError
 from tracker.storage import lease
 from tracker.storage.tables_watch import HOST, SOURCE
 from tracker.timeutil import utcnow
 from tracker.watch import hosts, snapshots, sources
-from tracker.watch.check import CheckResult, check_source, host_busy
+from tracker.watch.check import CheckResult, Interrupted, check_source, host_busy
 from tracker.watch.watcher import Watcher
 
 logger = logging.getLogger(__name__)
@@ -54,6 +61,15 @@ class CycleReport:
 
     def count(self, outcome: str) -> int:
         return sum(1 for r in self.results if r.outcome == outcome)
+
+
+class CycleInterrupted(Exception):
+    """The cycle was interrupted; `report` holds the checks finished before, and every
+    lease was given back."""
+
+    def __init__(self, report: CycleReport) -> None:
+        super().__init__("interrupted")
+        self.report = report
 
 
 def select(conn: Any, keys: Sequence[str]) -> list[Any]:
@@ -82,7 +98,12 @@ def check_host(
     results = []
     try:
         for row in rows:
-            result = check_source(w, row, slot=slot) if slot else host_busy(w, row)
+            if w.stop.is_set():
+                break  # interrupted: the sources not started stay leased until released
+            try:
+                result = check_source(w, row, slot=slot) if slot else host_busy(w, row)
+            except Interrupted:
+                break
             results.append(result)
             if on_result:
                 on_result(result)
@@ -139,20 +160,31 @@ def run_cycle(
     hosts.ensure(w.db, by_host, now)  # new hosts' rows in one transaction, not one each
     workers = max(1, min(w.config.workers, len(by_host)))
     futures: list[Future[list[CheckResult]]] = []
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="check")
     try:
-        with ThreadPoolExecutor(workers, thread_name_prefix="check") as pool:
-            for host in list(by_host):  # popped: a task's rows go when the task ends
-                futures.append(pool.submit(check_host, w, host, by_host.pop(host), on_result))
-            for future in as_completed(futures):
-                report.results += future.result()
-    except BaseException:
-        # Interrupted (Ctrl-C) or the database went away: give the leases back at once
-        # rather than leave the sources and hosts blocked until the leases expire.
+        for host in list(by_host):  # popped: a task's rows go when the task ends
+            futures.append(pool.submit(check_host, w, host, by_host.pop(host), on_result))
+        for future in as_completed(futures):
+            report.results += future.result()
+    except BaseException as exc:
+        # Interrupted (Ctrl-C, SIGTERM) or the database went away: stop the checks in
+        # progress now, then give the leases back at once rather than leave the sources
+        # and hosts blocked until the leases expire.
+        w.stop.set()
+        netguard.abort_all()
         for future in futures:
             future.cancel()
+        pool.shutdown(wait=True)
+        for future in futures:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                report.results += [r for r in future.result() if r not in report.results]
         lease.release(w.db, SOURCE, w.owner)
         lease.release(w.db, HOST, w.owner)
+        if isinstance(exc, KeyboardInterrupt):
+            report.results.sort(key=lambda r: r.key)
+            raise CycleInterrupted(report) from None
         raise
+    pool.shutdown()
     report.results.sort(key=lambda r: r.key)
     report.pruned = snapshots.prune(
         w.db,

@@ -1,14 +1,18 @@
 """Diffs between two versions of a page: unified text diff, HTML diff, kratom keywords.
 
-- `unified`: `difflib.unified_diff` over normalized lines (stored per change, used in
-  text mail and `tracker diff`).
+- `unified`: a unified diff (difflib's format) over normalized lines, stored per change,
+  used in text mail and `tracker diff`. The lines are aligned by `tracker.watch.linediff`
+  (unique-line anchors, then a Myers diff per gap), whose cost stays near-linear on
+  repetitive pages where difflib's matcher is cubic.
 - `html`: the changed hunks with context; inside a replaced block the words that changed
   are marked with `<del>`/`<ins>` (fast-diff-match-patch, semantic clean-up). Every piece
   of page text goes through `html.escape`: a page can never inject markup into a mail or
   a web view.
-- Above `max_bytes` of text (both versions together) no diff is computed: the change is
-  recorded as too large, with both snapshots, and the changed lines are found by a set
-  difference (linear), enough to decide importance.
+- Work is bounded: above `max_bytes` of text (both versions together), or when the lines
+  cannot be aligned within `seconds`, no diff is stored: the change is recorded as too
+  large, with both snapshots, and the changed lines are found by a set difference
+  (linear), enough to decide importance. A replaced block above `WORDS_MAX` characters,
+  or one reached when the time is up, is shown line by line without word highlights.
 
 Importance: `relevant` when an added or removed line names a kratom term (DOMAIN.md:
 kratom, Mitragyna, mitragynine, 7-hydroxymitragynine, 7-OH, ketum) or one of the source's
@@ -17,12 +21,14 @@ own keywords; otherwise `minor`.
 
 from __future__ import annotations
 
-import difflib
 import html
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+
+from tracker.watch.linediff import Matcher, Opcode, align, unified
 
 KRATOM_TERMS: tuple[str, ...] = (
     "kratom",
@@ -33,6 +39,8 @@ KRATOM_TERMS: tuple[str, ...] = (
     "ketum",
 )
 CONTEXT = 3
+SECONDS = 5.0  # default time to align the lines of one change
+WORDS_MAX = 200_000  # characters of a replaced block (both sides) given word highlights
 
 
 @dataclass
@@ -66,6 +74,15 @@ def keywords_in(lines: Sequence[str], extra: Sequence[str] = ()) -> list[str]:
     return [t for t in terms if t.lower() in found]
 
 
+def _too_large(old: Sequence[str], new: Sequence[str]) -> Diff:
+    old_set, new_set = set(old), set(new)
+    return Diff(
+        added=[x for x in new if x not in old_set],
+        removed=[x for x in old if x not in new_set],
+        too_large=True,
+    )
+
+
 def compare(
     old: Sequence[str],
     new: Sequence[str],
@@ -73,18 +90,17 @@ def compare(
     max_bytes: int,
     old_label: str = "before",
     new_label: str = "after",
+    seconds: float = SECONDS,
 ) -> Diff:
-    """The diff from `old` to `new` (normalized lines)."""
+    """The diff from `old` to `new` (normalized lines), computed in about `seconds`."""
     size = sum(len(x) + 1 for x in old) + sum(len(x) + 1 for x in new)
     if size > max_bytes:
-        old_set, new_set = set(old), set(new)
-        return Diff(
-            added=[x for x in new if x not in old_set],
-            removed=[x for x in old if x not in new_set],
-            too_large=True,
-        )
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
-    groups = list(matcher.get_grouped_opcodes(CONTEXT))
+        return _too_large(old, new)
+    deadline = time.monotonic() + seconds
+    alignment = align(old, new, seconds=seconds)
+    if not alignment.complete:
+        return _too_large(old, new)
+    groups: Opcodes = list(Matcher(alignment.blocks).get_grouped_opcodes(CONTEXT))
     d = Diff()
     for group in groups:
         for tag, i1, i2, j1, j2 in group:
@@ -92,10 +108,8 @@ def compare(
                 d.removed += old[i1:i2]
             if tag in ("insert", "replace"):
                 d.added += new[j1:j2]
-    d.unified = "\n".join(
-        difflib.unified_diff(old, new, old_label, new_label, n=CONTEXT, lineterm="")
-    )
-    d.html = _html(old, new, groups)
+    d.unified = "\n".join(unified(old, new, groups, old_label, new_label))
+    d.html = _html(old, new, groups, deadline)
     return d
 
 
@@ -117,7 +131,7 @@ def _encode(text: str, vocab: dict[str, str], words: list[str]) -> str:
     return "".join(out)
 
 
-def _words(old: str, new: str) -> list[str]:
+def _words(old: str, new: str, seconds: float) -> list[str]:
     """Lines of a replaced block with changed words marked; tags never span lines."""
     import fast_diff_match_patch
 
@@ -128,7 +142,10 @@ def _words(old: str, new: str) -> list[str]:
     except OverflowError:
         a, b, words = old, new, []
     lines: list[str] = [""]
-    for op, codes in fast_diff_match_patch.diff(a, b, counts_only=False, cleanup="Semantic"):
+    ops = fast_diff_match_patch.diff(
+        a, b, counts_only=False, cleanup="Semantic", timelimit=max(seconds, 0.001)
+    )
+    for op, codes in ops:
         text = "".join(words[ord(c) - 0xF0000] for c in codes) if words else codes
         for n, piece in enumerate(text.split("\n")):
             if n:
@@ -142,10 +159,10 @@ def _words(old: str, new: str) -> list[str]:
     return lines
 
 
-Opcodes = list[list[tuple[str, int, int, int, int]]]
+Opcodes = list[list[Opcode]]
 
 
-def _html(old: Sequence[str], new: Sequence[str], groups: Opcodes) -> str:
+def _html(old: Sequence[str], new: Sequence[str], groups: Opcodes, deadline: float) -> str:
     out = ['<div class="diff">']
     for n, group in enumerate(groups):
         if n:
@@ -158,8 +175,18 @@ def _html(old: Sequence[str], new: Sequence[str], groups: Opcodes) -> str:
             elif tag == "insert":
                 out += [f'<div class="ins"><ins>{html.escape(x)}</ins></div>' for x in new[j1:j2]]
             else:
-                words = _words("\n".join(old[i1:i2]), "\n".join(new[j1:j2]))
-                out += [f'<div class="chg">{line}</div>' for line in words]
+                before, after = "\n".join(old[i1:i2]), "\n".join(new[j1:j2])
+                left = deadline - time.monotonic()
+                if left > 0 and len(before) + len(after) <= WORDS_MAX:
+                    words = _words(before, after, left)
+                    out += [f'<div class="chg">{line}</div>' for line in words]
+                else:  # over the work budget: the lines, without word highlights
+                    out += [
+                        f'<div class="del"><del>{html.escape(x)}</del></div>' for x in old[i1:i2]
+                    ]
+                    out += [
+                        f'<div class="ins"><ins>{html.escape(x)}</ins></div>' for x in new[j1:j2]
+                    ]
     out.append("</div>")
     return "\n".join(out)
 

@@ -9,8 +9,10 @@ slower).
 
 - Conditional GET: `If-None-Match` / `If-Modified-Since` from the validators stored per
   source; a 304 comes back as `Response(status=304, body=b"")`.
-- Timeouts: connect and read (`fetch_timeout`), plus a deadline of twice that for the
-  whole body, so a server that drips one byte at a time is cut off too.
+- Timeouts: connect and read (`fetch_timeout`), plus a wall-clock deadline of twice that
+  on the whole exchange (`netguard.deadline`: retries, headers and body), or less when
+  the caller gives a shorter `limit` (the check's budget): a server that drips one byte
+  at a time, in its headers or its body, is cut off when the time is up.
 - Retries (urllib3) on connection errors, 429 and 5xx, with exponential backoff, honouring
   `Retry-After`; a `Retry-After` longer than `MAX_RETRY_WAIT` is not waited for here: the
   error carries it and the next check is scheduled after it.
@@ -46,6 +48,7 @@ from tracker.errors import SourceError
 
 MAX_RETRY_WAIT = 30.0
 _REASONS = {404: "Not Found", 410: "Gone"}
+_TOO_SLOW = "the response took longer than {seconds:g} s (cut off)"
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -67,10 +70,14 @@ class _Retry(Retry):
 
     def increment(self, method: Any = None, url: Any = None, *args: Any, **kw: Any) -> Any:
         response = kw.get("response")
+        pool = kw.get("_pool")
+        limit = netguard.current()
+        if limit is not None and limit.left() <= 0:
+            raise MaxRetryError(pool, url, ResponseError("deadline passed"))  # type: ignore[arg-type]
         if response is not None:
             wait = parse_retry_after(response.headers.get("Retry-After"))
-            if wait is not None and wait > MAX_RETRY_WAIT:
-                pool = kw.get("_pool")
+            longest = MAX_RETRY_WAIT if limit is None else min(MAX_RETRY_WAIT, limit.left())
+            if wait is not None and wait > longest:
                 raise MaxRetryError(pool, url, ResponseError("Retry-After too long"))  # type: ignore[arg-type]
         return super().increment(method, url, *args, **kw)
 
@@ -137,8 +144,25 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         accept: str = "*/*",
+        limit: float | None = None,
     ) -> Response:
-        """GET `url`. Raises SourceError(stage="fetch" or "http")."""
+        """GET `url` within `limit` seconds in all (default twice `timeout`).
+        Raises SourceError(stage="fetch" or "http")."""
+        seconds = 2 * self.timeout if limit is None else min(limit, 2 * self.timeout)
+        if seconds <= 0:
+            raise SourceError(_TOO_SLOW.format(seconds=0), stage="fetch")
+        with netguard.deadline(seconds) as deadline:
+            try:
+                response = self._get(url, accept, etag, last_modified)
+            except SourceError:
+                if deadline.expired:
+                    raise SourceError(_TOO_SLOW.format(seconds=seconds), stage="fetch") from None
+                raise
+            if deadline.expired:  # cut: headers or body may have ended early, looking whole
+                raise SourceError(_TOO_SLOW.format(seconds=seconds), stage="fetch")
+            return response
+
+    def _get(self, url: str, accept: str, etag: str | None, last_modified: str | None) -> Response:
         headers = {"Accept": accept}
         if etag:
             headers["If-None-Match"] = etag
@@ -207,7 +231,6 @@ class Fetcher:
                 stage="fetch",
                 status=r.status_code,
             )
-        deadline = started + 2 * self.timeout
         chunks: list[bytes] = []
         total = 0
         try:
@@ -221,14 +244,14 @@ class Fetcher:
                         stage="fetch",
                         status=r.status_code,
                     )
-                if time.monotonic() > deadline:
-                    raise SourceError(
-                        f"the body took longer than {2 * self.timeout:g} s", stage="fetch"
-                    )
                 chunks.append(chunk)
         except requests.RequestException as exc:
             reason = describe_failure(exc, r.url, self.timeout)
             raise SourceError(f"broken response body: {reason}", stage="fetch") from None
+        limit = netguard.current()
+        if limit is not None and limit.expired:
+            # The watchdog shut the socket: the body ends early, maybe looking complete.
+            raise SourceError(_TOO_SLOW.format(seconds=limit.seconds), stage="fetch")
         return b"".join(chunks)
 
 

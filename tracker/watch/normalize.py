@@ -10,6 +10,13 @@ stripped and empty ones dropped.
   value by a placeholder such as `‹date›`, so the line stays readable in diffs.
 
 Masks are opt-in per source: a date inside a statute can be the very change that matters.
+
+Ignore patterns and masks run on Google's RE2 engine (google-re2), whose matching time is
+linear in the text: with Python's backtracking engine the `tokens` mask took 9 s on one
+40 kB line of a hostile page, and an operator's careless pattern could take forever.
+RE2 has no lookaround and no backreferences: a pattern that needs them is refused when
+the source is loaded, with a message saying so. Its digit, word, space and word-boundary
+classes are ASCII-only.
 """
 
 from __future__ import annotations
@@ -17,7 +24,10 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import re2
 
 _MONTHS = (
     r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
@@ -26,7 +36,8 @@ _MONTHS = (
 
 _DAY = r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*\.?,? )?"  # an optional weekday first
 
-# name -> (placeholder, patterns). Patterns run on one line with single spaces.
+# name -> (placeholder, patterns). Patterns run on one line with single spaces; a group
+# named `keep` is kept after the placeholder (RE2 has no lookahead).
 MASKS: dict[str, tuple[str, tuple[str, ...]]] = {
     "dates": (
         "‹date›",
@@ -42,15 +53,42 @@ MASKS: dict[str, tuple[str, tuple[str, ...]]] = {
         "‹time›",
         (r"\b\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?: ?[AaPp]\.?[Mm]\.?)?(?: ?[A-Z]{2,4}\b)?",),
     ),
-    "tokens": (
-        "‹token›",
-        (r"\b(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{16,}\b",),
-    ),
+    # A run of 16+ letters, digits, `_` and `-` with at least one digit and one letter
+    # (`_MIXED` decides the second part: a run without both is left alone).
+    "tokens": ("‹token›", (r"\b[A-Za-z0-9_-]{16,}\b",)),
     "counters": (
         "‹n›",
-        (r"\b\d[\d,.]*(?= (?:views?|visits?|visitors?|hits?|downloads?|results?)\b)",),
+        (r"\b\d[\d,.]*(?P<keep> (?:views?|visits?|visitors?|hits?|downloads?|results?)\b)",),
     ),
 }
+_MIXED = re.compile(r"(?=.*\d)(?=.*[A-Za-z])")  # on one token of at most a line: bounded
+_OPTIONS = re2.Options()
+_OPTIONS.log_errors = False  # a refused pattern is reported to the operator, not logged
+
+
+def _compile(pattern: str) -> Any:
+    """An RE2 pattern. Raises ValueError naming what RE2 does not support."""
+    try:
+        return re2.compile(pattern, _OPTIONS)
+    except re2.error as exc:
+        why = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        hint = (
+            " (lookaround and backreferences are not supported: patterns run in linear time)"
+            if "perl operator" in why or "escape sequence" in why
+            else ""
+        )
+        raise ValueError(f"invalid ignore pattern {pattern!r}: {why}{hint}") from None
+
+
+def _mask(name: str, placeholder: str) -> Callable[[Any], str]:
+    def replace(m: Any) -> str:
+        if name == "tokens" and not _MIXED.match(m.group(0)):
+            return str(m.group(0))
+        keep = m.groupdict().get("keep")
+        return placeholder + (keep or "")
+
+    return replace
+
 
 _SPACE = re.compile(r"\s+")
 _ZERO_WIDTH_CHARS = "\u200b\u200c\u200d\u2060\ufeff"
@@ -62,16 +100,13 @@ class Rules:
     pattern or an unknown mask name (the source file check reports it)."""
 
     def __init__(self, ignore: Sequence[str] = (), masks: Sequence[str] = ()) -> None:
-        self.subs: list[tuple[re.Pattern[str], str]] = []
+        self.subs: list[tuple[Any, str | Callable[[Any], str]]] = []
         for pattern in ignore:
-            try:
-                self.subs.append((re.compile(pattern), ""))
-            except re.error as exc:
-                raise ValueError(f"invalid ignore pattern {pattern!r}: {exc}") from None
+            self.subs.append((_compile(pattern), ""))
         for name in masks:
             for known, (placeholder, patterns) in MASKS.items():
                 if known == name:
-                    self.subs += [(re.compile(p), placeholder) for p in patterns]
+                    self.subs += [(_compile(p), _mask(name, placeholder)) for p in patterns]
                     break
             else:
                 raise ValueError(f"unknown mask {name!r}; known masks: {', '.join(MASKS)}")

@@ -38,6 +38,7 @@ committed together.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,7 +52,7 @@ from tracker.storage.tables_core import PLACE
 from tracker.storage.tables_watch import PAGE_CHANGE, PAGE_CHECK, SOURCE, SOURCE_VERSION
 from tracker.vocab import IMPORTANCE
 from tracker.watch import snapshots
-from tracker.watch.diff import Diff, compare, keywords_in, too_large_html
+from tracker.watch.diff import SECONDS, Diff, compare, keywords_in, too_large_html
 from tracker.watch.normalize import text_of
 from tracker.watch.sources import Spec, next_due, retry_due
 from tracker.watch.watcher import CheckResult, Observation, Watcher
@@ -146,12 +147,14 @@ def store(
         result.outcome = "reverted" if recent else "changed"
         if not recent or undone is not None:
             old = old_text.split("\n") if old_text else []
+            left = SECONDS if obs.deadline is None else obs.deadline - time.monotonic()
             diff = compare(
                 old,
                 obs.lines or [],
                 max_bytes=w.config.diff_max_bytes,
                 old_label=f"{spec.key} {row.current_sha[:12]}",
                 new_label=f"{spec.key} {obs.sha[:12]}",
+                seconds=min(SECONDS, max(left, 0.0)),
             )
     resp = obs.response
     fresh = resp is not None and resp.status != 304

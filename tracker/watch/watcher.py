@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import uuid
 from dataclasses import dataclass, field
 
@@ -34,6 +35,7 @@ class WatchConfig:
     snapshot_keep: int = 20
     snapshot_keep_days: int = 365
     workers: int = 8
+    check_budget: float = 120.0
 
     @classmethod
     def from_settings(cls, s: Settings) -> WatchConfig:
@@ -47,6 +49,7 @@ class WatchConfig:
             snapshot_keep=s.snapshot_keep,
             snapshot_keep_days=s.snapshot_keep_days,
             workers=s.check_workers,
+            check_budget=s.check_budget,
         )
 
 
@@ -57,6 +60,9 @@ class Watcher:
     config: WatchConfig = field(default_factory=WatchConfig)
     owner: str = field(default_factory=new_owner)
     writer: GroupWriter = field(init=False)
+    # Set to stop: checks not yet started are skipped, those in progress end without
+    # storing anything (`tracker.watch.check.Interrupted`).
+    stop: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self.writer = GroupWriter(self.db)
@@ -83,6 +89,7 @@ class Observation:
     raw_lines: list[str] | None = None
     lines: list[str] | None = None
     sha: str | None = None
+    deadline: float | None = None  # time.monotonic() when the check's budget runs out
 
 
 @dataclass

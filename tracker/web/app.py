@@ -4,7 +4,8 @@ The links in mail are served here (`links.mount`); the daemon mounts its own rou
 (`/healthz`, `/metrics`, `/status.json`, `/snapshots/<sha>`) on the same `App` and
 serves it. A handler takes a `Request` and returns a `Response`; an unknown path is 404,
 a known path with another method is 405, a handler that raises is logged and answered
-with 500. `add_prefix` routes every path under a prefix (an exact route wins).
+with 500, and a request whose Content-Length is not a number is answered 400.
+`add_prefix` routes every path under a prefix (an exact route wins).
 """
 
 from __future__ import annotations
@@ -114,7 +115,11 @@ class App:
             return Response.text("internal error\n", 500)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
+        length_text = (environ.get("CONTENT_LENGTH") or "0").strip()
+        if not length_text.isdigit():  # "abc", "-1", "1e3": not a length (RFC 9110 8.6)
+            start_response("400 Bad Request", [("Content-Type", "text/plain; charset=utf-8")])
+            return [b"bad request: Content-Length is not a number\n"]
+        length = int(length_text)
         body = environ["wsgi.input"].read(min(length, MAX_BODY)) if length > 0 else b""
         headers = {
             k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")

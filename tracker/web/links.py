@@ -62,7 +62,7 @@ def mount(
                     sa.select(SUBSCRIBER).where(SUBSCRIBER.c.id == claim.subscriber_id)
                 ).first()
             if sub is None:
-                raise tokens.BadToken("this link is not valid", "Use the link as it was sent.")
+                raise tokens.invalid()  # the same answer as a forged link
             tokens.verify(key[0], token, action, sub.email, clock())
         except tokens.BadToken as exc:
             return page("Link not valid", [str(exc).capitalize() + ".", exc.hint], 400)

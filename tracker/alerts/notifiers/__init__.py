@@ -29,13 +29,16 @@ Result = Literal["sent", "retry", "dead", "skipped"]
 @dataclass(frozen=True)
 class Outcome:
     """What became of one delivery. `suppress` names an address to add to the
-    suppression list (a permanent refusal); `disable_endpoint` is set by a 410 Gone."""
+    suppression list (a permanent refusal); `disable_endpoint` is set by a 410 Gone;
+    `unreachable` when the receiver could not be reached or did not answer within the
+    delivery's deadline (its other messages then wait for a later run)."""
 
     result: Result
     error: str | None = None
     retry_after: float | None = None
     suppress: str | None = None
     disable_endpoint: bool = False
+    unreachable: bool = False
 
 
 class Notifier(Protocol):

@@ -10,6 +10,8 @@
   for the next attempt instead of timing out message by message.
 - `sendmail` raises only when every recipient is refused, so its returned
   refusals are checked too.
+- Each message has a total deadline of twice `smtp_timeout` (aiosmtplib's timeout
+  bounds each reply, not the sum): a server that drips its replies is treated as down.
 """
 
 from __future__ import annotations
@@ -139,9 +141,10 @@ class EmailNotifier:
                     logger.warning("%s", self._down)
                     return Outcome("retry", self._down)
             try:
-                refused, _ = await self._smtp.sendmail(
-                    self.sender, [item.recipient], item.as_bytes()
-                )
+                async with asyncio.timeout(2 * self.timeout):
+                    refused, _ = await self._smtp.sendmail(
+                        self.sender, [item.recipient], item.as_bytes()
+                    )
             except SMTPRecipientsRefused as exc:
                 first = exc.recipients[0]
                 return reply(first.code, first.message, item.recipient)
@@ -150,6 +153,14 @@ class EmailNotifier:
                 if attempt == 1 and isinstance(exc, SMTPServerDisconnected):
                     continue  # an idle connection the server closed: reopen once
                 return Outcome("retry", f"SMTP connection lost: {exc}")
+            except TimeoutError:
+                self._smtp.close()
+                self._smtp = None
+                self._down = f"SMTP server {self.host}:{self.port} took longer than " + (
+                    f"{2 * self.timeout:g} s for one message"
+                )
+                logger.warning("%s", self._down)
+                return Outcome("retry", self._down)
             except SMTPResponseException as exc:
                 return reply(exc.code, exc.message, None)
             except (SMTPException, OSError) as exc:

@@ -3,9 +3,12 @@
 2xx is success. Redirects are not followed (a redirect is a failure: the endpoint
 should name the final URL). `410 Gone` dead-letters the message and disables the
 endpoint. Anything else (other statuses, timeouts, refused connections, an address the
-guard refuses) is retried, honouring `Retry-After`. `webhook-timestamp` is the time of
-this attempt from the real clock (receivers check it against theirs); `webhook-id` and
-the body are the same on every attempt.
+guard refuses) is retried, honouring `Retry-After`. Each delivery has a total
+wall-clock deadline of `webhook_timeout` (`netguard.deadline`): a receiver that drips
+its answer a byte at a time is cut off like one that never answers, and both are
+`unreachable` (the dispatcher then defers that endpoint's other messages).
+`webhook-timestamp` is the time of this attempt from the real clock (receivers check it
+against theirs); `webhook-id` and the body are the same on every attempt.
 """
 
 from __future__ import annotations
@@ -71,14 +74,23 @@ class WebhookNotifier:
         assert self.session is not None, "use the notifier as a context manager"
         now = time.time()
         head = webhooks.headers(item.msg_id, int(now), item.body, item.secrets)
-        try:
-            response = self.session.post(item.url, data=item.body, headers=head, stream=True)
-        except netguard.InvalidIPAddress as exc:
-            return Outcome("retry", f"{item.url} resolves to a refused address ({exc})")
-        except requests.Timeout:
-            return Outcome("retry", f"no answer from {item.url} within {self.timeout:g} s")
-        except requests.RequestException as exc:
-            return Outcome("retry", f"cannot reach {item.url}: {exc}")
+        slow = Outcome(
+            "retry", f"no answer from {item.url} within {self.timeout:g} s", unreachable=True
+        )
+        with netguard.deadline(self.timeout) as deadline:
+            try:
+                response = self.session.post(item.url, data=item.body, headers=head, stream=True)
+            except netguard.InvalidIPAddress as exc:
+                return Outcome("retry", f"{item.url} resolves to a refused address ({exc})")
+            except requests.Timeout:
+                return slow
+            except requests.RequestException as exc:
+                if deadline.expired:
+                    return slow
+                return Outcome("retry", f"cannot reach {item.url}: {exc}", unreachable=True)
+            if deadline.expired:  # cut while the headers dripped in: not an answer
+                response.close()
+                return slow
         with response:
             status = response.status_code
             if 200 <= status < 300:

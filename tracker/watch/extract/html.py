@@ -23,6 +23,13 @@ Rules:
   breaks in the HTML source are only wrapping (spaces), except inside `<pre>`.
 - Comments and processing instructions are dropped by the parser; attributes are never read, so
   reordered attributes or rotating tokens in them change nothing.
+
+Bounded work: libxml2 compares each attribute of an element with all those before it,
+so one element with 40,000 attributes took seconds to parse and 300,000 took minutes.
+Before parsing, a page with an element of more than `MAX_ATTRIBUTES` attributes, or
+with more than `MAX_TAGS` tags, is refused with an extraction error (a linear scan
+with possessive and atomic groups, which cannot backtrack). Nesting deeper than
+libxml2's limit is cut by the parser itself.
 """
 
 from __future__ import annotations
@@ -52,6 +59,17 @@ _BLOCK_NAMES = (
 )
 BLOCKS = frozenset(_BLOCK_NAMES.split())
 _THREAD = threading.local()
+MAX_ATTRIBUTES = 128  # per element: 10 MB of elements with 128 attributes parse in ~1 s
+MAX_TAGS = 500_000  # a 10 MB page of tiny elements took 5 s; real pages have far fewer
+# A start tag with MAX_ATTRIBUTES attributes, tokenized the way HTML does it (a name, then
+# an optional value, quoted or not; `/` and spaces separate). Each attribute is an atomic
+# group, so a tag with fewer attributes fails in time linear in its length.
+_ATTRS = (
+    r"<[A-Za-z][^\s/>]*+(?>[\s/]*+[^\s/>][^\s/>=]*+"
+    r"(?:\s*+=\s*+(?:\"[^\"]*+\"?|'[^']*+'?|[^\s\"'>][^\s>]*+))?)" + f"{{{MAX_ATTRIBUTES + 1}}}"
+)
+_CROWDED_TEXT = re.compile(_ATTRS)
+_CROWDED_BYTES = re.compile(_ATTRS.encode())
 
 
 def _parser(encoding: str | None) -> Any:
@@ -80,16 +98,37 @@ def compile_selector(css: str) -> etree.XPath:
         raise ValueError(f"unsupported CSS selector {css!r}: {exc}") from None
 
 
+def _refuse_crowded(markup: bytes | str) -> None:
+    """Refuse, before parsing, a page whose parse would take superlinear time."""
+    tags = markup.count(b"<") if isinstance(markup, bytes) else markup.count("<")
+    if tags > MAX_TAGS:
+        raise fail(
+            f"the page has {tags:,} tags, over the {MAX_TAGS:,} this tracker parses",
+            "A hostile or broken page: check it in a browser; nothing was stored.",
+        )
+    crowded = (
+        _CROWDED_BYTES.search(markup) if isinstance(markup, bytes) else _CROWDED_TEXT.search(markup)
+    )
+    if crowded:
+        raise fail(
+            f"an element has more than {MAX_ATTRIBUTES} attributes (a hostile or broken "
+            "page); it was not parsed",
+            "Check the page in a browser; nothing was stored.",
+        )
+
+
 def _parse(page: Page) -> Any:
     try:
         if utf8(page.body) is not None:
             # The bytes as they are, with the encoding fixed: libxml2 then ignores a
             # `<meta>` or XML declaration that names another charset.
+            _refuse_crowded(page.body)
             root = etree.fromstring(page.body, _parser("utf-8"))
         else:
             text, _ = decode(page.body, page.charset)
             if text.lstrip().startswith("<?xml"):  # lxml refuses str with a declaration
                 text = text.split("?>", 1)[-1]
+            _refuse_crowded(text)
             root = etree.fromstring(text, _parser(None))
     except (etree.ParserError, etree.XMLSyntaxError, ValueError) as exc:
         raise fail(f"not parseable as HTML: {exc}") from None
