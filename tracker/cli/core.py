@@ -34,17 +34,27 @@ from tracker.vocab import PLACE_KINDS, STATUSES
 def status(
     place: Sequence[str], as_of: str | None, known_at: str | None, substance: str, as_json: bool
 ) -> None:
-    """Show the effective status of each PLACE (ISO code, OCD id or name).
+    """Show the effective status of each PLACE (ISO code, OCD id, name or US ZIP code).
 
-    The answer combines the place's chain (city, county, state, country and the US
+    A ZIP code (38801, or 38801-1234) is answered for the city, county and state it lies
+    in; what the ZIP data cannot settle (other city names, city limits) is noted. The
+    answer combines the place's chain (city, county, state, country and the US
     federal level): the most restrictive status wins, and the level that decided is
     named. Every level is shown with its citation and source tier.
     """
+    from tracker.law import zips
+
     day, when = times(as_of, known_at)
     db = database()
+    answers: list[tuple[Answer, zips.ZipArea | None]] = []
     with db.read() as conn:
-        targets = [places_mod.resolve(conn, text) for text in place]
-        answers = [effective(conn, p, substance, day, when) for p in targets]
+        for text in place:
+            if zips.is_zip(text):
+                area = zips.lookup(conn, text)
+                answers.append((zips.effective_zip(conn, area, substance, day, when), area))
+            else:
+                target = places_mod.resolve(conn, text)
+                answers.append((effective(conn, target, substance, day, when), None))
     if as_json:
         echo_json(
             {
@@ -52,11 +62,23 @@ def status(
                 "as_of": day.isoformat(),
                 "known_at": when.isoformat() if when else None,
                 "substance": substance,
-                "results": [a.to_dict() for a in answers],
+                "results": [zips.answer_dict(z, a) if z else a.to_dict() for a, z in answers],
             }
         )
         return
-    click.echo("\n\n".join(_render_answer(a) for a in answers))
+    click.echo("\n\n".join(_render_zip(z) + _render_answer(a) for a, z in answers))
+
+
+def _render_zip(area: Any) -> str:
+    """The ZIP's places and notes, above its answer (empty for a place)."""
+    if area is None:
+        return ""
+    where = ", ".join(x for x in (area.city, area.county, area.state) if x)
+    lines = [paint(f"ZIP {area.code}", bold=True) + f": {where}"]
+    if area.other_cities:
+        lines.append(f"  also named: {', '.join(area.other_cities)}")
+    lines += [f"  note: {n}" for n in area.notes]
+    return "\n".join(lines) + "\n"
 
 
 def _render_answer(a: Answer) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Sequence
 from datetime import timedelta
@@ -12,6 +13,7 @@ import click
 from tracker.cli.alerts import importance_option, kind_option, place_option, substance_option
 from tracker.cli.context import database, settings
 from tracker.cli.output import SCHEMA, echo_json, json_option, table
+from tracker.errors import UsageError
 
 
 def _endpoint_dict(ep: Any) -> dict[str, Any]:
@@ -227,20 +229,38 @@ def outbox_send() -> None:
 
 @click.command()
 @click.option("--host", help="Address to listen on (default: the http_host setting).")
-@click.option("--port", type=int, help="Port (default: the http_port setting).")
+@click.option("--port", type=int, help="Port (default: the http_port setting; 0 picks one).")
 def serve(host: str | None, port: int | None) -> None:
-    """Serve the confirm and unsubscribe links of mail over HTTP (until Ctrl-C)."""
-    from tracker.web import app as web
-    from tracker.web.links import make_app
+    """Serve the public web service alone (until Ctrl-C or SIGTERM): the status pages,
+    the JSON API, ZIP look-up, feeds, the subscribe and preferences forms and the links
+    in mail. The daemon (`tracker run`) serves the same app; this runs no timers.
+    """
+    import signal
+    import threading
+
+    from tracker.web.config import WebConfig
+    from tracker.web.public import make_public_app
+    from tracker.web.server import Server
 
     cfg = settings()
-    app = make_app(database(), cfg)
-    server = web.make(app, host or cfg.http_host, port or cfg.http_port)
-    bound_host, bound_port = server.server_address[:2]
-    click.echo(f"serving on http://{bound_host!s}:{bound_port}")
+    overrides = {k: v for k, v in (("http_host", host), ("http_port", port)) if v is not None}
+    cfg = cfg.replace(**overrides) if overrides else cfg
+    web_cfg = WebConfig.from_settings(cfg)
+    app = make_public_app(database(), cfg, cfg=web_cfg)
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
+        server = Server(app, web_cfg.http_host, web_cfg.http_port, web_cfg.limits)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot listen on {web_cfg.http_host}:{web_cfg.http_port}: {exc.strerror}",
+            "Give another --port (0 picks a free one).",
+        ) from None
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    server.start()
+    click.echo(f"serving on {server.url}  (Ctrl-C stops)")
+    sys.stdout.flush()
+    while not stop.wait(0.5):  # short waits: signal handlers run between them
         pass
-    finally:
-        server.server_close()
+    clean = server.stop(grace=cfg.shutdown_grace)
+    click.echo("stopped" if clean else "stopped; requests still in progress were cut off")

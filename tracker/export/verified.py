@@ -69,3 +69,19 @@ def last_verified(conn: Connection, answers: Sequence[Answer]) -> dict[str, date
         if check is not None and check > recorded and (change is None or change <= recorded):
             out[a.place.code] = check
     return out
+
+
+def verified_at(conn: Connection, items: Sequence[tuple[str, datetime]]) -> list[datetime]:
+    """The same rule for single records: each (place code, recorded_at) moved forward to
+    the last successful check of that place's official pages, while no kratom-relevant
+    change of them was detected since (a place page shows it for every level)."""
+    codes = sorted({code for code, _ in items})
+    if not codes:
+        return []
+    checked, changed = _last_ok(conn, codes), _last_relevant_change(conn, codes)
+    out = []
+    for code, recorded in items:
+        check, change = checked.get(code), changed.get(code)
+        fresh = check is not None and check > recorded and (change is None or change <= recorded)
+        out.append(check if fresh and check is not None else recorded)
+    return out

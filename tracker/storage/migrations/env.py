@@ -16,7 +16,8 @@ from sqlmodel import SQLModel
 import tracker.storage.tables_alerts
 import tracker.storage.tables_core
 import tracker.storage.tables_service
-import tracker.storage.tables_watch  # noqa: F401
+import tracker.storage.tables_watch
+import tracker.storage.tables_web  # noqa: F401
 
 config = context.config
 target_metadata = SQLModel.metadata
