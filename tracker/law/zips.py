@@ -164,11 +164,12 @@ def lookup(conn: Connection, text: str) -> ZipArea:
     for other in others:
         alternatives += [p for p in _local(conn, other, st, ("city", "county")) if p not in city]
     state_chain = places_mod.chain_of(conn, state)
-    matched = [*city, *county]
+    matched = list({p.code: p for p in (*city, *county)}.values())
     chains = [places_mod.chain_of(conn, p) for p in (*matched, *alternatives)]
     levels = _merge([*chains, state_chain])
     place = matched[0] if matched else state
-    notes = _notes(code, data, city, county, alternatives, city_name)
+    cities = [p for p in city if p.kind == "city"]
+    notes = _notes(code, data, cities, county, alternatives, city_name)
     return ZipArea(
         code=code,
         city=city_name,

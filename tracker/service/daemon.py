@@ -370,7 +370,11 @@ class Daemon:
 
     def wait(self) -> int:
         """Block until a stop is requested, then shut down; returns the exit status."""
-        self.stopping.wait()
+        # Short waits, not one endless one: Python runs signal handlers in the main
+        # thread between bytecodes, and a SIGTERM the kernel hands to another thread
+        # (the HTTP servers' threads sit in poll) does not wake an endless wait.
+        while not self.stopping.wait(0.5):
+            pass
         return self.shutdown()
 
     def shutdown(self) -> int:

@@ -156,4 +156,4 @@ def mount(app: App, db: Database, responses: Cache) -> None:
     app.add(f"{PREFIX}/changes", changes)
     app.add_prefix(f"{PREFIX}/zip/", cached(zip_code))
     app.add_prefix("/api/", unknown)
-    app.add_prefix("/api/", security.preflight, methods=("OPTIONS",))
+    app.preflight = security.preflight

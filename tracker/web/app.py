@@ -114,6 +114,8 @@ class App:
         self.max_body = MAX_BODY
         # Decorates every response (after its handler): e.g. per-route security headers.
         self.finishers: list[Callable[[Request, Response], None]] = []
+        # Answers OPTIONS on every known path (CORS preflight), when set.
+        self.preflight: Handler | None = None
 
     def add(self, path: str, handler: Handler, methods: Iterable[str] = ("GET",)) -> None:
         table = self.routes.setdefault(path, {})
@@ -148,6 +150,8 @@ class App:
         table = self._table(request.path)
         if table is None:
             return Response.text("not found\n", 404)
+        if request.method == "OPTIONS" and self.preflight is not None:
+            return self.preflight(request)
         handler = table.get(request.method) or (
             table.get("GET") if request.method == "HEAD" else None
         )

@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 
 
 def place_url(code: str, query: str = "") -> str:
-    return "/places/" + quote(code, safe="/") + query
+    return "/places/" + quote(code, safe="/:") + query
 
 
 def _switches(w: params.When) -> str:

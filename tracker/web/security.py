@@ -68,8 +68,10 @@ def cors(request: Request, response: Response) -> None:
     )
 
 
-def preflight(_: Request) -> Response:
-    """The answer to a CORS preflight (OPTIONS) under /api/."""
+def preflight(request: Request) -> Response:
+    """The answer to a CORS preflight (OPTIONS) under /api/; elsewhere 405."""
+    if not request.path.startswith("/api/"):
+        return Response(405, b"method not allowed\n", headers={"Allow": "GET, HEAD, POST"})
     return Response(
         204,
         headers={
