@@ -4,6 +4,7 @@ it serves; conditional GET, CORS, and errors that say what to do. On both backen
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -148,6 +149,19 @@ def test_conditional_get_and_invalidation(site: PublicSite, loaded_db: Database)
     fresh = site.get("/api/v1/places/US-AL", headers={"If-None-Match": etag})
     assert fresh.status_code == 200 and fresh.headers["ETag"] != etag
     assert fresh.json()["results"][0]["status"] == "regulated"
+
+
+def test_a_change_shows_within_web_cache_ttl(loaded_db: Database, loaded_url: str) -> None:
+    with PublicSite(loaded_db, make_settings(), cache_ttl=0.5) as s:
+        etag = s.get("/api/v1/places/US-WY").headers["ETag"]
+        record(loaded_db, "US-WY", "banned", start="2026-01-01")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            answer = s.get("/api/v1/places/US-WY")
+            if answer.headers["ETag"] != etag:
+                break
+            time.sleep(0.1)
+        assert answer.json()["results"][0]["status"] == "banned"
 
 
 def test_cors_for_reading_only(site: PublicSite) -> None:

@@ -180,6 +180,22 @@ def test_status_page_is_the_export_view_live(site: PublicSite, loaded_db: Databa
     assert "Banned" in now.find("details", id="p-US-WY").summary.get_text()
 
 
+def test_answers_are_compressed_for_clients_that_accept_gzip(site: PublicSite) -> None:
+    import gzip
+
+    import requests
+
+    plain = requests.get(site.url + "/", headers={"Accept-Encoding": "identity"}, timeout=30)
+    packed = requests.get(
+        site.url + "/", headers={"Accept-Encoding": "gzip"}, stream=True, timeout=30
+    )
+    raw = packed.raw.read(decode_content=False)
+    assert packed.headers["Content-Encoding"] == "gzip" and "Content-Encoding" not in plain.headers
+    assert gzip.decompress(raw) == plain.content and len(raw) < len(plain.content) / 5
+    assert packed.headers["ETag"] != plain.headers["ETag"]
+    assert "Accept-Encoding" in packed.headers["Vary"]
+
+
 def test_place_page_shows_every_level_history_pending_and_review(
     site: PublicSite, loaded_db: Database
 ) -> None:

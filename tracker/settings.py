@@ -134,6 +134,13 @@ DECLARED: tuple[Setting, ...] = (
         "trusts none.",
     ),
     Setting(
+        "web_cache_ttl",
+        float,
+        1.0,
+        "Seconds the public pages and API may answer from memory before looking at the "
+        "database for changes again (0: look on every request).",
+    ),
+    Setting(
         "web_mail_per_address",
         int,
         3,

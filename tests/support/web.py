@@ -27,8 +27,11 @@ class PublicSite:
         settings: Settings,
         clock: Callable[[], datetime] = utcnow,
         limits: Limits | None = None,
+        cache_ttl: float = 0.0,
     ) -> None:
         self.db = db
+        # Tests look for changes at once by default (the service waits up to a second).
+        settings = settings.replace(web_cache_ttl=cache_ttl)
         self.app = make_public_app(db, settings, clock=clock)
         self.server = Server(self.app, "127.0.0.1", 0, limits or Limits(threads=4))
         self.url = self.server.url

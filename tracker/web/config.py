@@ -34,6 +34,7 @@ class WebConfig:
     mail_per_address: int
     mail_per_client: int
     rate_window: float
+    cache_ttl: float = 1.0
 
     @property
     def secure(self) -> bool:
@@ -62,6 +63,7 @@ class WebConfig:
         _within("web_mail_per_address", s.web_mail_per_address, 1, 1000)
         _within("web_mail_per_client", s.web_mail_per_client, 1, 100000)
         _within("web_rate_window", s.web_rate_window, 1, 30 * 86400)
+        _within("web_cache_ttl", s.web_cache_ttl, 0, 60)
         limits = Limits(
             threads=s.web_threads,
             connection_limit=s.web_connection_limit,
@@ -81,4 +83,5 @@ class WebConfig:
             mail_per_address=s.web_mail_per_address,
             mail_per_client=s.web_mail_per_client,
             rate_window=s.web_rate_window,
+            cache_ttl=s.web_cache_ttl,
         )

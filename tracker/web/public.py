@@ -41,7 +41,7 @@ def make_public_app(
     app = App(security.headers(cfg.public_url))
     app.max_body = cfg.limits.max_body
     app.finishers.append(security.cors)
-    responses = Cache(db)
+    responses = Cache(db, ttl=cfg.cache_ttl)
     pages.mount(app, db, responses)
     api.mount(app, db, responses)
     feeds.mount(app, db, responses, cfg.public_url)

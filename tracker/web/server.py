@@ -33,6 +33,9 @@ from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
 
 logger = logging.getLogger(__name__)
+# waitress warns on every request queued while all workers are busy: thousands of lines
+# a second under load, which slows the server further. Busy is not an error here.
+logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
 
 @dataclass(frozen=True)
