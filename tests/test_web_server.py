@@ -29,6 +29,7 @@ def _app(gate: threading.Event | None = None) -> App:
 
     app.add("/slow", slow)
     app.add("/echo", lambda r: Response.text(f"{len(r.body)}\n"), methods=("POST",))
+    app.add("/client", lambda r: Response.text(f"{r.client} {r.scheme}\n"))
     return app
 
 
@@ -134,3 +135,16 @@ def test_stop_lets_the_request_in_progress_finish() -> None:
     stopper.join(60)
     assert answer == [(200, b"finished\n")]
     assert outcome == [True]
+
+
+def test_client_addresses_come_from_a_trusted_proxy_only() -> None:
+    forwarded = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    for trusted, expected in (("", b"127.0.0.1 http\n"), ("127.0.0.1", b"203.0.113.9 https\n")):
+        s = Server(_app(), "127.0.0.1", 0, Limits(trusted_proxy=trusted))
+        s.start()
+        try:
+            request = urllib.request.Request(s.url + "/client", headers=forwarded)
+            with urllib.request.urlopen(request, timeout=20) as r:
+                assert r.read() == expected, trusted
+        finally:
+            s.stop(0)
