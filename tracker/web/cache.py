@@ -137,9 +137,16 @@ class _Entry:
 
 
 class Cache:
-    def __init__(self, db: Database, size: int = 256, ttl: float = 0.0) -> None:
+    """At most `size` answers and `max_bytes` of bodies, least recently used first out
+    (a status page is about 650 kB: a crawler walking every `as_of` stays bounded)."""
+
+    def __init__(
+        self, db: Database, size: int = 256, ttl: float = 0.0, max_bytes: int = 64 << 20
+    ) -> None:
         self.freshness = Freshness(db, ttl)
         self.size = size
+        self.max_bytes = max_bytes
+        self._bytes = 0
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -167,9 +174,12 @@ class Cache:
                 return built
             entry = _Entry(built)
             with self._lock:
-                self._entries[etag] = entry
-                while len(self._entries) > self.size:
-                    self._entries.popitem(last=False)
+                if etag not in self._entries:
+                    self._entries[etag] = entry
+                    self._bytes += len(built.body)
+                while len(self._entries) > self.size or self._bytes > self.max_bytes:
+                    _, old = self._entries.popitem(last=False)
+                    self._bytes -= len(old.response.body)
         cached = entry.response
         body, headers = cached.body, {**cached.headers, **validators}
         if gzip_ok and len(body) >= GZIP_MIN:
