@@ -5,15 +5,23 @@ generous deadline."""
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from tests.conftest import Templates
+from tests.support.daemons import sqlite_data_dir
 from tracker.web.app import App, Request, Response
 from tracker.web.server import Limits, Server
 
@@ -148,3 +156,32 @@ def test_client_addresses_come_from_a_trusted_proxy_only() -> None:
                 assert r.read() == expected, trusted
         finally:
             s.stop(0)
+
+
+def test_tracker_serve_serves_the_public_app_and_stops_on_sigterm(
+    tmp_path: Path, templates: Templates
+) -> None:
+    data = sqlite_data_dir(tmp_path, templates.sqlite_loaded)
+    env = {**os.environ, "TRACKER_DATA_DIR": str(data), "TRACKER_OPS_PORT": "0"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tracker", "serve", "--port", "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        found = re.search(r"serving on (http://\S+)", line)
+        assert found, line + (proc.stderr.read() if proc.stderr else "")
+        status, body = _get(found.group(1) + "/places/US-AL")
+        assert status == 200 and b"Alabama" in body
+        assert _get(found.group(1) + "/metrics")[0] == 404  # operations stay off this port
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+        assert "stopped" in proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
