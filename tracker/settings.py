@@ -98,66 +98,20 @@ DECLARED: tuple[Setting, ...] = (
     ),
     Setting("http_host", str, "127.0.0.1", "Address the daemon's HTTP endpoint listens on."),
     Setting("http_port", int, 8750, "Port of the daemon's HTTP endpoint."),
-    # The web service (issue 12): public and operations addresses, server limits, rate
-    # limits. Checked together by tracker.web.config.WebConfig.from_settings.
-    Setting(
-        "ops_host",
-        str,
-        "127.0.0.1",
-        "Address of the operations endpoints (/livez, /readyz, /metrics, /status.json); "
-        "keep it on loopback or a private network.",
-    ),
+    # The web service (issue 12); checked together by tracker.web.config.WebConfig.
+    Setting("ops_host", str, "127.0.0.1", "Address of /livez, /readyz, /metrics, /status.json."),
     Setting("ops_port", int, 8751, "Port of the operations endpoints (0 picks a free one)."),
     Setting("web_threads", int, 8, "Worker threads of each HTTP server (1-64)."),
-    Setting(
-        "web_connection_limit",
-        int,
-        200,
-        "Open connections each HTTP server keeps; more wait in the listen backlog.",
-    ),
-    Setting("web_channel_timeout", float, 30.0, "Seconds an idle HTTP connection is kept open."),
-    Setting(
-        "web_request_timeout",
-        float,
-        20.0,
-        "Seconds a client has to send a whole request (headers and body) once it started; "
-        "slower requests are cut off.",
-    ),
-    Setting("web_max_header", int, 16384, "Largest request header block accepted, in bytes."),
-    Setting("web_max_body", int, 65536, "Largest request body accepted, in bytes (forms)."),
-    Setting(
-        "web_trusted_proxy",
-        str,
-        "",
-        "Address of a reverse proxy in front of the public server whose X-Forwarded-For "
-        "and X-Forwarded-Proto are believed (client addresses for rate limits); empty "
-        "trusts none.",
-    ),
-    Setting(
-        "web_cache_ttl",
-        float,
-        1.0,
-        "Seconds the public pages and API may answer from memory before looking at the "
-        "database for changes again (0: look on every request).",
-    ),
-    Setting(
-        "web_mail_per_address",
-        int,
-        3,
-        "Confirmation mails one address can be sent from the subscribe form per web_rate_window.",
-    ),
-    Setting(
-        "web_mail_per_client",
-        int,
-        10,
-        "Subscribe requests that send mail one client address can make per web_rate_window.",
-    ),
-    Setting(
-        "web_rate_window",
-        float,
-        3600.0,
-        "Seconds over which web_mail_per_address and web_mail_per_client are counted.",
-    ),
+    Setting("web_connection_limit", int, 200, "Open connections kept by each HTTP server."),
+    Setting("web_channel_timeout", float, 30.0, "Seconds an idle HTTP connection stays open."),
+    Setting("web_request_timeout", float, 20.0, "Seconds a client has to send a request."),
+    Setting("web_max_header", int, 16384, "Largest request header block, in bytes."),
+    Setting("web_max_body", int, 65536, "Largest request body (forms), in bytes."),
+    Setting("web_trusted_proxy", str, "", "Reverse proxy whose X-Forwarded-For is believed."),
+    Setting("web_cache_ttl", float, 1.0, "Seconds answers are served from memory (0: none)."),
+    Setting("web_mail_per_address", int, 3, "Form mails to one address per web_rate_window."),
+    Setting("web_mail_per_client", int, 10, "Form requests per client per web_rate_window."),
+    Setting("web_rate_window", float, 3600.0, "Seconds the two web_mail limits count over."),
     # Exports (issue 6).
     Setting(
         "export_dir",

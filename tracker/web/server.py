@@ -109,6 +109,8 @@ class Server:
         self._server.request_timeout = lim.request_timeout
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
+        self._stop_lock = threading.Lock()
+        self._stopping = False
 
     @property
     def server_address(self) -> tuple[str, int]:
@@ -130,15 +132,26 @@ class Server:
         self._thread.start()
 
     def _in_loop(self, thunk: Callable[[], None]) -> None:
-        """Run `thunk` on the loop thread (the socket map is not thread-safe)."""
+        """Run `thunk` on the loop thread (the socket map is not thread-safe); here when
+        the loop is not running (never started, ended, or its trigger already closed)."""
         if self._thread is None or self._stopped.is_set():
             thunk()
-        else:
+            return
+        try:
             self._server.trigger.pull_trigger(thunk)
+        except OSError:
+            logger.debug("the HTTP loop could not be woken; closing from here", exc_info=True)
+            with self._server.trigger.lock:
+                self._server.trigger.thunks.clear()
+            thunk()
 
     def stop(self, grace: float = 10.0) -> bool:
         """Stop accepting, let requests in progress finish (up to `grace` seconds), then
         close everything. True if nothing had to be cut short."""
+        with self._stop_lock:
+            if self._stopping:
+                return True  # a second stop: the first does the work
+            self._stopping = True
         server = self._server
         deadline = time.monotonic() + grace
         self._in_loop(lambda: _stop_listening(server))
@@ -184,4 +197,5 @@ def _close_all(server: TcpWSGIServer) -> None:
     for channel in _channels(server):
         with contextlib.suppress(OSError):
             channel.close()
-    server.trigger.close()
+    with contextlib.suppress(OSError):
+        server.trigger.close()
