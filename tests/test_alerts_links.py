@@ -110,7 +110,7 @@ def test_bad_tokens_are_refused(empty_db: Database, served: str) -> None:
 def test_routes(served: str) -> None:
     assert requests.get(f"{served}/nowhere", timeout=5).status_code == 404
     wrong = requests.put(f"{served}/unsubscribe", timeout=5)
-    assert wrong.status_code == 405 and wrong.headers["Allow"] == "GET, POST"
+    assert wrong.status_code == 405 and wrong.headers["Allow"] == "GET, HEAD, POST"
     app = web.App()
     app.add("/healthz", lambda request: web.Response.text("ok\n"))
     with pytest.raises(ValueError, match="already taken"):

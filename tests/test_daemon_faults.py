@@ -85,6 +85,13 @@ def test_database_unreachable_at_start_and_mid_run(pg_url: str, tmp_path: Path) 
         _wait("the outage noticed", lambda: _logged(d, "database unreachable:"))
         status, body, _ = d.get("/healthz")
         assert status == 503 and b"degraded" in body
+        assert d.get("/readyz")[0] == 503
+        # Liveness stays 200: restarting the process would not bring the database back.
+        status, body, _ = d.get("/livez")
+        assert status == 200 and b"alive" in body
+        # The public pages say the database does not answer, and nothing crashes.
+        status, body, _ = d.get("/api/v1/places/US-AL")
+        assert status == 503 and b"does not answer" in body
         proxy.start()
         _wait("recovery", lambda: _logged(d, "database reachable again"))
         _wait("/healthz ok", lambda: d.get("/healthz")[0] == 200)

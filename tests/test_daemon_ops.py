@@ -8,6 +8,8 @@ from __future__ import annotations
 import signal
 import socket
 import time
+import urllib.error
+import urllib.request
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
@@ -141,6 +143,17 @@ def test_http_endpoint(data_dir: Path, tmp_path: Path) -> None:
 
             health = d.json("/healthz")
             assert health["status"] == "ok" and health["owner"] == d.owner
+            assert d.json("/readyz")["status"] == "ok" and d.json("/livez")["status"] == "alive"
+            # Operations endpoints are on their own port, and only there.
+            assert d.ops != d.base
+            for path in ("/metrics", "/status.json", "/livez", "/readyz"):
+                public = urllib.request.Request(d.base + path)
+                with pytest.raises(urllib.error.HTTPError) as missing:
+                    urllib.request.urlopen(public, timeout=10)
+                assert missing.value.code == 404, path
+            # The public service answers on the public port.
+            with urllib.request.urlopen(d.base + "/places/US-AL", timeout=10) as page:
+                assert page.status == 200 and b"Alabama" in page.read()
 
             def metrics() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
                 status, body, headers = d.get("/metrics")
@@ -207,6 +220,19 @@ def test_port_in_use_is_a_clear_error_and_nothing_starts(data_dir: Path, tmp_pat
         d = group.start("again", env).wait_ready()
         assert d.base.endswith(f":{port}") and d.json("/healthz")["status"] == "ok"
         assert d.stop() == 0
+
+
+def test_ops_port_in_use_is_a_clear_error(data_dir: Path, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = daemon_env(data_dir=data_dir, ops_port=port)
+        with DaemonGroup(tmp_path) as group:
+            d = group.start("d", env)
+            assert d.wait(60) == 2
+            assert f"cannot listen on 127.0.0.1:{port}" in d.errors()
+            assert "TRACKER_OPS_PORT" in d.errors()
 
 
 def test_one_daemon_per_sqlite_database(data_dir: Path, tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ def setup(tmp_path: Path, templates: Templates, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("TRACKER_DATA_DIR", str(data))
     monkeypatch.setenv("TRACKER_ALLOW_LOOPBACK", "1")
     monkeypatch.setenv("TRACKER_HTTP_PORT", "0")
+    monkeypatch.setenv("TRACKER_OPS_PORT", "0")
     return data
 
 

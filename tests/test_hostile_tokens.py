@@ -105,6 +105,9 @@ def test_edited_foreign_and_malformed_tokens_change_nothing(
     }
     for name, token in cases.items():
         answer = _post(served, "/unsubscribe", token)
+        if name == "huge":  # over web_max_header: refused by the server before the app
+            assert answer.status_code == 431, name
+            continue
         assert answer.status_code == 400, name
         assert "not valid" in answer.text, name
     assert _status(db, "me@example.org") == _status(db, "other@example.org") == "active"

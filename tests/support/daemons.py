@@ -2,8 +2,10 @@
 
     with DaemonGroup(tmp_path) as group:
         d = group.start("a", env)          # a subprocess; stdout and stderr go to files
-        d.wait_ready()                     # the banner: its HTTP address and replica id
-        d.get("/healthz")                  # (status, body) from its HTTP endpoint
+        d.wait_ready()                     # the banner: its HTTP addresses and replica id
+        d.get("/healthz")                  # (status, body, headers); operations paths
+                                           # (/healthz, /livez, /readyz, /metrics,
+                                           # /status.json, /snapshots/) go to the ops port
         d.stop(signal.SIGTERM)             # exit status, after a clean stop
         d.kill()                           # SIGKILL
         d.logs()                           # the JSON log lines it wrote to stderr
@@ -28,6 +30,9 @@ from pathlib import Path
 from typing import Any
 
 _HTTP = re.compile(r"^\s+http\s+(http://\S+)", re.M)
+_OPS = re.compile(r"^\s+ops\s+(http://\S+)", re.M)
+# Served on the operations address (`ops_host`:`ops_port`), not the public one.
+OPS_PATHS = ("/healthz", "/livez", "/readyz", "/metrics", "/status.json", "/snapshots/")
 _OWNER = re.compile(r"^\s+replica\s+(\S+)", re.M)
 
 
@@ -37,6 +42,7 @@ def daemon_env(**settings: Any) -> dict[str, str]:
     env.update({f"TRACKER_{k.upper()}": str(v) for k, v in settings.items()})
     env.setdefault("TRACKER_LOG_FORMAT", "json")
     env.setdefault("TRACKER_HTTP_PORT", "0")
+    env.setdefault("TRACKER_OPS_PORT", "0")
     return env
 
 
@@ -55,6 +61,7 @@ class Daemon:
                 cwd=folder,
             )
         self.base = ""
+        self.ops = ""
         self.owner = ""
 
     @property
@@ -71,9 +78,9 @@ class Daemon:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             out = self.output()
-            http, owner = _HTTP.search(out), _OWNER.search(out)
-            if http and owner:
-                self.base, self.owner = http.group(1), owner.group(1)
+            http, ops, owner = _HTTP.search(out), _OPS.search(out), _OWNER.search(out)
+            if http and ops and owner:
+                self.base, self.ops, self.owner = http.group(1), ops.group(1), owner.group(1)
                 return self
             if self.proc.poll() is not None:
                 raise AssertionError(
@@ -86,7 +93,8 @@ class Daemon:
         )
 
     def get(self, path: str, method: str = "GET") -> tuple[int, bytes, dict[str, str]]:
-        request = urllib.request.Request(self.base + path, method=method)
+        base = self.ops if path.startswith(OPS_PATHS) else self.base
+        request = urllib.request.Request(base + path, method=method)
         try:
             with urllib.request.urlopen(request, timeout=10) as r:
                 return r.status, r.read(), dict(r.headers)

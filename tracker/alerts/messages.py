@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from email import message_from_bytes
 from email.charset import QP, Charset
 from email.message import Message
@@ -232,24 +232,34 @@ def build(conn: Connection, out: Row[Any], ctx: Context) -> Mail | Hook | Skip:
     sub = ctx.subscriber(conn, out.subscriber_id)
     if sub is None:
         return Skip("subscriber removed")
+    preferences = _link(ctx, "preferences", sub, tokens.PREFERENCES_TTL)
     if out.purpose == "confirm":
         if sub.status != "pending":
             return Skip(f"subscriber is {sub.status}: no confirmation needed")
-        token = tokens.make(
-            ctx.link_key, "confirm", sub.id, sub.email, ctx.now + tokens.CONFIRM_TTL
-        )
-        link = f"{ctx.public_url.rstrip('/')}/confirm?token={token}"
-        data = {"subscriber": sub, "link": link, "days": tokens.CONFIRM_TTL.days}
+        link = _link(ctx, "confirm", sub, tokens.CONFIRM_TTL)
+        data = {
+            "subscriber": sub,
+            "link": link,
+            "days": tokens.CONFIRM_TTL.days,
+            "preferences": preferences,
+        }
         return _mail(out, ctx, "confirm", "Confirm your kratom status alerts", data, sub)
     if sub.status != "active":
         return Skip(f"subscriber is {sub.status}")
-    token = tokens.make(
-        ctx.link_key, "unsubscribe", sub.id, sub.email, ctx.now + tokens.UNSUBSCRIBE_TTL
-    )
-    unsubscribe = f"{ctx.public_url.rstrip('/')}/unsubscribe?token={token}"
+    unsubscribe = _link(ctx, "unsubscribe", sub, tokens.UNSUBSCRIBE_TTL)
+    if out.purpose == "manage":
+        # Someone asked, on the subscribe form, to subscribe an address already active:
+        # the owner gets a link to their preferences, and nothing changes by itself.
+        data = {"subscriber": sub, "preferences": preferences, "unsubscribe": unsubscribe}
+        return _mail(out, ctx, "manage", "Your kratom status alerts", data, sub, unsubscribe)
     if out.purpose == "alert":
         view = ctx.view(conn, out.event_id)
-        data = {"event": view, "unsubscribe": unsubscribe, "subscriber": sub}
+        data = {
+            "event": view,
+            "unsubscribe": unsubscribe,
+            "subscriber": sub,
+            "preferences": preferences,
+        }
         return _mail(out, ctx, "alert", view["headline"], data, sub, unsubscribe)
     views = [ctx.view(conn, i) for i in out.payload["event_ids"]]
     reviews = {v["review_id"] for v in views if v.get("review_id")}
@@ -273,10 +283,17 @@ def build(conn: Connection, out: Row[Any], ctx: Context) -> Mail | Hook | Skip:
         "period_start": out.payload.get("period_start"),
         "period_end": out.payload.get("period_end"),
         "unsubscribe": unsubscribe,
+        "preferences": preferences,
         "subscriber": sub,
         "cadence": label.lower(),
     }
     return _mail(out, ctx, "digest", subject, data, sub, unsubscribe)
+
+
+def _link(ctx: Context, action: str, sub: Row[Any], ttl: timedelta) -> str:
+    """A signed link to /confirm, /unsubscribe or /preferences for `sub`."""
+    token = tokens.make(ctx.link_key, action, sub.id, sub.email, ctx.now + ttl)
+    return f"{ctx.public_url.rstrip('/')}/{action}?token={token}"
 
 
 def _mail(

@@ -1,4 +1,4 @@
-"""Signed, expiring tokens for the links in mail (confirm, unsubscribe).
+"""Signed, expiring tokens for the links in mail (confirm, unsubscribe, preferences).
 
 A token is `<base64url "action.subscriber_id.expiry">.<base64url HMAC-SHA256>`. The MAC
 also covers the subscriber's address, which the token does not carry, so a link shows
@@ -29,6 +29,7 @@ from tracker.timeutil import utcnow
 
 CONFIRM_TTL = timedelta(days=7)
 UNSUBSCRIBE_TTL = timedelta(days=180)
+PREFERENCES_TTL = timedelta(days=180)  # the /preferences link in every mail
 _KEY_NAME = "link_signing_key"
 
 

@@ -37,24 +37,32 @@ from tracker.vocab import PLACE_KINDS, STATUSES
 def status(
     place: Sequence[str], as_of: str | None, known_at: str | None, substance: str, as_json: bool
 ) -> None:
-    """Show the effective status of each PLACE (ISO code, OCD id or name).
+    """Show the effective status of each PLACE (ISO code, OCD id, name or US ZIP code).
 
-    The answer combines the place's chain (city, county, state, country and the US
+    A ZIP code (38801, or 38801-1234) is answered for the city, county and state it lies
+    in; what the ZIP data cannot settle (other city names, city limits) is noted. The
+    answer combines the place's chain (city, county, state, country and the US
     federal level): the most restrictive status wins, and the level that decided is
     named. Every level is shown with its citation and source tier.
     """
-    from tracker.law import review
+    from tracker.law import review, zips
 
     day, when = times(as_of, known_at)
     db = database()
+    answers: list[tuple[Answer, zips.ZipArea | None]] = []
     with db.read() as conn:
-        targets = [places_mod.resolve(conn, text) for text in place]
-        answers = [effective(conn, p, substance, day, when) for p in targets]
+        for text in place:
+            if zips.is_zip(text):
+                area = zips.lookup(conn, text)
+                answers.append((zips.effective_zip(conn, area, substance, day, when), area))
+            else:
+                target = places_mod.resolve(conn, text)
+                answers.append((effective(conn, target, substance, day, when), None))
         # Open review items are a fact of now: shown when answering with current knowledge.
         items = review.open_by_place(conn) if when is None else {}
     reviews = [
         review.under_review(items, a.place.code, a.decided_by.code if a.decided_by else None)
-        for a in answers
+        for a, _ in answers
     ]
     if as_json:
         echo_json(
@@ -64,13 +72,28 @@ def status(
                 "known_at": when.isoformat() if when else None,
                 "substance": substance,
                 "results": [
-                    {**a.to_dict(), "under_review": r}
-                    for a, r in zip(answers, reviews, strict=True)
+                    {**(zips.answer_dict(z, a) if z else a.to_dict()), "under_review": r}
+                    for (a, z), r in zip(answers, reviews, strict=True)
                 ],
             }
         )
         return
-    click.echo("\n\n".join(_render_answer(a, r) for a, r in zip(answers, reviews, strict=True)))
+    shown = [
+        _render_zip(z) + _render_answer(a, r) for (a, z), r in zip(answers, reviews, strict=True)
+    ]
+    click.echo("\n\n".join(shown))
+
+
+def _render_zip(area: Any) -> str:
+    """The ZIP's places and notes, above its answer (empty for a place)."""
+    if area is None:
+        return ""
+    where = ", ".join(x for x in (area.city, area.county, area.state) if x)
+    lines = [paint(f"ZIP {area.code}", bold=True) + f": {where}"]
+    if area.other_cities:
+        lines.append(f"  also named: {', '.join(area.other_cities)}")
+    lines += [f"  note: {n}" for n in area.notes]
+    return "\n".join(lines) + "\n"
 
 
 def _review_lines(under: dict[str, Any]) -> list[str]:

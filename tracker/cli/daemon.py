@@ -28,12 +28,13 @@ def run() -> None:
     """Run the daemon: check due sources, deliver alerts and digests, send reminders,
     apply snapshot retention and keep the exports current, until SIGTERM or Ctrl-C.
 
-    Prints where everything is (database, data folder, mail, exports, HTTP endpoint with
-    /healthz, /metrics and /status.json). Several replicas may share one PostgreSQL
-    database; SQLite supports one. On SIGTERM or Ctrl-C the work in progress finishes
-    and every lease is released (a second signal stops at once). Exit status: 0 after a
-    clean stop, 1 when work had to be cut short, 2 for bad settings or a port in use, 3
-    when the database stayed unreachable for db_retry_for seconds.
+    Prints where everything is (database, data folder, mail, exports, the public web
+    service, and the operations endpoints /livez, /readyz, /metrics and /status.json).
+    Several replicas may share one PostgreSQL database; SQLite supports one. On SIGTERM
+    or Ctrl-C the work in progress finishes and every lease is released (a second signal
+    stops at once). Exit status: 0 after a clean stop, 1 when work had to be cut short,
+    2 for bad settings or a port in use, 3 when the database stayed unreachable for
+    db_retry_for seconds.
     """
     from tracker import __version__, logs
     from tracker.service.daemon import Daemon
@@ -92,7 +93,7 @@ def _where(daemon: Daemon) -> list[tuple[str, str]]:
         mail = f"SMTP {s.smtp_host}:{s.smtp_port} ({s.smtp_tls})"
     else:
         mail = f"{s.data_path / 'mail'} (.eml files; set smtp_host to send)"
-    http = daemon.http_address
+    http, ops = daemon.http_address, daemon.ops_address
     path = config_file_path(os.environ)
     return [
         ("settings", f"{path} and environment" if path else "defaults and environment"),
@@ -100,7 +101,8 @@ def _where(daemon: Daemon) -> list[tuple[str, str]]:
         ("data dir", str(s.data_path)),
         ("mail", mail),
         ("exports", str(export_folder(s))),
-        ("http", f"{http}  ({http}/healthz, /metrics, /status.json)"),
+        ("http", f"{http}  (status pages, {http}/api/v1/, /subscribe, mail links)"),
+        ("ops", f"{ops}  ({ops}/livez, /readyz, /metrics, /status.json)"),
         ("replica", daemon.owner),
     ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Sequence
 from datetime import timedelta
@@ -235,29 +236,40 @@ def outbox_send() -> None:
     help="Port (default: the http_port setting; 0 picks a free one).",
 )
 def serve(host: str | None, port: int | None) -> None:
-    """Serve the confirm and unsubscribe links of mail over HTTP (until Ctrl-C)."""
+    """Serve the public web service alone (until Ctrl-C or SIGTERM): the status pages,
+    the JSON API, ZIP look-up, feeds, the subscribe and preferences forms and the links
+    in mail. The daemon (`tracker run`) serves the same app; this runs no timers.
+    """
+    import signal
+    import threading
+
     from tracker.valuecheck import host as check_host
-    from tracker.web import app as web
-    from tracker.web.links import make_app
+    from tracker.web.config import WebConfig
+    from tracker.web.public import make_public_app
+    from tracker.web.server import Server
 
     cfg = settings()
-    address = cfg.http_host if host is None else host
-    if check_host(address) or not address:
-        raise UsageError(f"invalid --host {address!r}", "Give a host name or an IP address.")
-    app = make_app(database(), cfg)
-    where = (address, cfg.http_port if port is None else port)
+    if host is not None and (not host or check_host(host)):
+        raise UsageError(f"invalid --host {host!r}", "Give a host name or an IP address.")
+    overrides = {k: v for k, v in (("http_host", host), ("http_port", port)) if v is not None}
+    cfg = cfg.replace(**overrides) if overrides else cfg
+    web_cfg = WebConfig.from_settings(cfg)
+    app = make_public_app(database(), cfg, cfg=web_cfg)
     try:
-        server = web.make(app, *where)
+        server = Server(app, web_cfg.http_host, web_cfg.http_port, web_cfg.limits)
     except OSError as exc:
         raise UsageError(
-            f"cannot listen on {where[0]}:{where[1]}: {exc.strerror or exc}",
-            "Give an address of this machine (127.0.0.1, 0.0.0.0, ::1) and a free port.",
+            f"cannot listen on {web_cfg.http_host}:{web_cfg.http_port}: {exc.strerror or exc}",
+            "Give an address of this machine (127.0.0.1, 0.0.0.0, ::1) and a free port "
+            "(--port 0 picks one).",
         ) from None
-    bound_host, bound_port = server.server_address[:2]
-    click.echo(f"serving on http://{bound_host!s}:{bound_port}")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    server.start()
+    click.echo(f"serving on {server.url}  (Ctrl-C stops)")
+    sys.stdout.flush()
+    while not stop.wait(0.5):  # short waits: signal handlers run between them
         pass
-    finally:
-        server.server_close()
+    clean = server.stop(grace=cfg.shutdown_grace)
+    click.echo("stopped" if clean else "stopped; requests still in progress were cut off")

@@ -132,44 +132,20 @@ def check(source: Sequence[str], as_json: bool) -> None:
 @json_option
 def changes(place: str | None, since: str | None, as_json: bool) -> None:
     """List detected page changes, newest first (for PLACE and the places under it)."""
-    from tracker.storage.tables_watch import PAGE_CHANGE, SOURCE
+    from tracker.watch.changes import list_changes
 
-    db = database()
-    query = (
-        sa.select(PAGE_CHANGE, SOURCE.c.key, SOURCE.c.title, SOURCE.c.url)
-        .join(SOURCE, SOURCE.c.id == PAGE_CHANGE.c.source_id)
-        .order_by(PAGE_CHANGE.c.detected_at.desc(), PAGE_CHANGE.c.id.desc())
-    )
+    when = None
     if since:
         when = (
             datetime.combine(parse_day(since, option="--since"), time(0), UTC)
             if len(since.strip()) == 10
             else parse_instant(since, option="--since")
         )
-        query = query.where(PAGE_CHANGE.c.detected_at >= when)
-    with db.read() as conn:
+    with database().read() as conn:
+        codes = None
         if place:
             codes = places_mod.descendants(conn, places_mod.resolve(conn, place).code)
-            query = query.where(PAGE_CHANGE.c.place_code.in_(sorted(codes)))
-        rows = list(conn.execute(query.limit(1000)))
-    items = [
-        {
-            "id": r.id,
-            "detected_at": r.detected_at.isoformat(),
-            "place": r.place_code,
-            "source": r.key,
-            "title": r.title,
-            "url": r.url,
-            "importance": r.importance,
-            "keywords": r.keywords,
-            "added": r.added,
-            "removed": r.removed,
-            "too_large": r.too_large,
-            "event_id": r.event_id,
-            "reverts": r.reverts_change_id,
-        }
-        for r in rows
-    ]
+        items = list_changes(conn, codes, when)
     if as_json:
         echo_json({"schema": SCHEMA, "changes": items})
         return

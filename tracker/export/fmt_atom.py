@@ -76,25 +76,34 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
     return el
 
 
-@register("atom", suffixes=(".atom", ".xml"), needs=("events",))
-def write_atom(snapshot: Snapshot, out: TextIO, suffix: str) -> None:
-    """Recent events (status changes, effective dates, page changes) as an Atom feed."""
+def feed_xml(
+    events: list[dict[str, Any]],
+    *,
+    key: str,
+    title: str,
+    subtitle: str,
+    updated: datetime,
+    self_url: str | None = None,
+    alternate: str | None = None,
+) -> str:
+    """An Atom document of `events` (newest first). `key` names the feed (its id is a
+    UUID derived from it); `updated` is used when there is no event; `self_url` and
+    `alternate` add the `rel=self` and `rel=alternate` links of a feed served over HTTP."""
     ET.register_namespace("", ATOM)
     feed = ET.Element(f"{{{ATOM}}}feed")
-    _sub(feed, "id", f"urn:uuid:{uuid.uuid5(ID_NAMESPACE, f'feed:{snapshot.substance}')}")
-    _sub(feed, "title", f"Kratom legal status: recent changes ({snapshot.substance})")
-    _sub(
-        feed,
-        "subtitle",
-        "Status changes, rules taking effect or expiring, pending measures and official "
-        "page changes recorded by the kratom tracker.",
-    )
-    newest = snapshot.events[0]["occurred_at"] if snapshot.events else snapshot.generated_at
+    _sub(feed, "id", f"urn:uuid:{uuid.uuid5(ID_NAMESPACE, key)}")
+    _sub(feed, "title", _text(title))
+    _sub(feed, "subtitle", _text(subtitle))
+    if self_url:
+        _sub(feed, "link", rel="self", type="application/atom+xml", href=_text(self_url))
+    if alternate:
+        _sub(feed, "link", rel="alternate", type="text/html", href=_text(alternate))
+    newest = events[0]["occurred_at"] if events else updated
     _sub(feed, "updated", _stamp(newest))
     author = _sub(feed, "author")
     _sub(author, "name", "kratom tracker")
     _sub(feed, "generator", "kratom-tracker")
-    for event in snapshot.events:
+    for event in events:
         entry = _sub(feed, "entry")
         _sub(entry, "id", entry_id(event))
         _sub(entry, "title", _text(event["title"]))
@@ -106,6 +115,19 @@ def write_atom(snapshot: Snapshot, out: TextIO, suffix: str) -> None:
         if isinstance(url, str) and url.startswith(("http://", "https://")):
             _sub(entry, "link", rel="related", href=_text(url))
         _sub(entry, "content", _summary(event), type="text")
-    out.write('<?xml version="1.0" encoding="utf-8"?>\n')
-    out.write(ET.tostring(feed, encoding="unicode"))
-    out.write("\n")
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="unicode") + "\n"
+
+
+@register("atom", suffixes=(".atom", ".xml"), needs=("events",))
+def write_atom(snapshot: Snapshot, out: TextIO, suffix: str) -> None:
+    """Recent events (status changes, effective dates, page changes) as an Atom feed."""
+    out.write(
+        feed_xml(
+            snapshot.events,
+            key=f"feed:{snapshot.substance}",
+            title=f"Kratom legal status: recent changes ({snapshot.substance})",
+            subtitle="Status changes, rules taking effect or expiring, pending measures and "
+            "official page changes recorded by the kratom tracker.",
+            updated=snapshot.generated_at,
+        )
+    )

@@ -87,36 +87,48 @@ def _after_checked(when: datetime, checked: str | None) -> bool:
     return when.date() >= PartialDate.parse(checked).period_end().value
 
 
-def last_verified(conn: Connection, answers: Sequence[Answer]) -> dict[str, datetime | None]:
-    """The tracker's last confirmation of each answer's deciding record, keyed by its
-    place code (see the module doc)."""
-    out: dict[str, datetime | None] = {a.place.code: None for a in answers}
-    deciders = sorted({a.decided_by.code for a in answers if a.decided_by and a.record})
-    if not deciders:
-        return out
-    ok = _last_ok(conn, deciders)
-    changed = _last_relevant_change(conn, deciders)
-    dismissed = _last_dismissed(conn, deciders)
-    for a in answers:
-        rec = a.record
-        if a.decided_by is None or rec is None:
-            continue
-        recorded = datetime.fromisoformat(rec["recorded_at"])
+def _confirmations(
+    conn: Connection, items: Sequence[tuple[str, datetime, str | None]]
+) -> list[datetime | None]:
+    """For each (place code, recorded_at, checked) of a record: the tracker's latest
+    confirmation of it by that place's pages or reviews (see the module doc), or None."""
+    codes = sorted({code for code, _, _ in items})
+    if not codes:
+        return []
+    ok = _last_ok(conn, codes)
+    changed = _last_relevant_change(conn, codes)
+    dismissed = _last_dismissed(conn, codes)
+    out: list[datetime | None] = []
+    for code, recorded, checked in items:
         best: datetime | None = None
-        review = dismissed.get(a.decided_by.code)
+        review = dismissed.get(code)
         if review is not None and review > recorded:
             best = review
-        check = ok.get(a.decided_by.code)
-        change = changed.get(a.decided_by.code)
+        check, change = ok.get(code), changed.get(code)
         if (
             check is not None
             and check > recorded
-            and _after_checked(check, rec["checked"])
+            and _after_checked(check, checked)
             and (change is None or change <= recorded)
             and (best is None or check > best)
         ):
             best = check
-        out[a.place.code] = best
+        out.append(best)
+    return out
+
+
+def last_verified(conn: Connection, answers: Sequence[Answer]) -> dict[str, datetime | None]:
+    """The tracker's last confirmation of each answer's deciding record (by the deciding
+    place's pages), keyed by the answer's place code (see the module doc)."""
+    out: dict[str, datetime | None] = {a.place.code: None for a in answers}
+    decided = [a for a in answers if a.decided_by is not None and a.record is not None]
+    items = [
+        (a.decided_by.code, datetime.fromisoformat(a.record["recorded_at"]), a.record["checked"])
+        for a in decided
+        if a.decided_by is not None and a.record is not None
+    ]
+    for a, when in zip(decided, _confirmations(conn, items), strict=True):
+        out[a.place.code] = when
     return out
 
 
@@ -175,3 +187,13 @@ def stale_records(
             }
     # Undated (never verified) first, then the oldest verification.
     return sorted(seen.values(), key=lambda r: (r["last_verified"] or "", r["place"]))
+
+
+def verified_on(conn: Connection, records: Sequence[dict[str, Any]]) -> list[date | None]:
+    """The day of each record's last verification (`latest`), each confirmed by its own
+    place's pages: a place page shows it for every level of the chain."""
+    confirmed = _confirmations(
+        conn,
+        [(r["place"], datetime.fromisoformat(r["recorded_at"]), r["checked"]) for r in records],
+    )
+    return [latest(r["checked"], c) for r, c in zip(records, confirmed, strict=True)]

@@ -305,16 +305,21 @@ def _candidate(conn: Connection, place: Place, key: str) -> str:
 
 
 def suggest(conn: Connection, key: str, n: int = 3) -> list[str]:
+    return [label(p) for p in suggest_places(conn, key, n)]
+
+
+def suggest_places(conn: Connection, key: str, n: int = 3) -> list[Place]:
+    """Up to `n` places with a code or name close to the normalized `key`."""
     keys = conn.execute(sa.select(KEY.c.key, KEY.c.place_code)).all()
     by_key: dict[str, str] = {}
     for k, code in keys:
         by_key.setdefault(k, code)
     close = difflib.get_close_matches(key, list(by_key), n=n * 3, cutoff=0.6)
-    out: list[str] = []
+    out: list[Place] = []
     for k in close:
         place = get(conn, by_key[k])
-        if place is not None and label(place) not in out:
-            out.append(label(place))
+        if place is not None and all(label(place) != label(p) for p in out):
+            out.append(place)
         if len(out) == n:
             break
     return out

@@ -1,7 +1,7 @@
 """The daemon (`tracker run`): one replica, wiring the parts together on local timers.
 
     d = Daemon(settings)        # checks the settings (ConfigError, exit 2)
-    d.start()                   # binds HTTP, opens the database (retrying), starts timers
+    d.start()                   # binds HTTP (public and ops), opens the database, starts timers
     code = d.wait()             # until request_stop() (SIGTERM/SIGINT), then shuts down
 
 APScheduler 3 (in-memory job store) only ticks; what is due and who does it is decided by
@@ -43,6 +43,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import wait
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -67,7 +68,9 @@ from tracker.storage.health import DbHealth, is_db_error, open_with_retry
 from tracker.timeutil import utcnow
 from tracker.watch.watcher import Watcher, new_owner
 from tracker.web import app as web
-from tracker.web import links
+from tracker.web.config import WebConfig
+from tracker.web.public import make_public_app
+from tracker.web.server import Limits, Server
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +79,7 @@ class Daemon:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.cfg = DaemonConfig.from_settings(settings)
+        self.web = WebConfig.from_settings(settings)
         kind = kind_for("email", settings)
         load(kind)(settings)  # a mail set-up that cannot work is a ConfigError now
         self.owner = new_owner()
@@ -85,8 +89,10 @@ class Daemon:
         self.fatal: TrackerError | None = None
         self.db: Database | None = None
         self.metrics: Metrics | None = None
-        self.app = web.App()
-        self.server: Any = None
+        self.app = web.App()  # the operations endpoints (ops_host:ops_port)
+        self.public = web.Pending()  # the public service, once the database is open
+        self.server: Server | None = None
+        self.ops_server: Server | None = None
         self.scheduler: BackgroundScheduler | None = None
         self.checks: DueChecks | None = None
         self.lanes = Lanes()  # webhook endpoints being sent to, across dispatch runs
@@ -109,22 +115,44 @@ class Daemon:
 
     @property
     def http_address(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        assert self.server is not None
+        return self.server.url
+
+    @property
+    def ops_address(self) -> str:
+        assert self.ops_server is not None
+        return self.ops_server.url
 
     def bind(self) -> None:
-        """Listen on http_host:http_port (first, so a port in use fails fast)."""
-        host, port = self.cfg.http_host, self.cfg.http_port
+        """Listen on the public and the operations addresses (first, so a port in use
+        fails fast); both answer while the database is awaited (503 until ready)."""
+        w = self.web
+        self.server = self._listen(self.public, w.http_host, w.http_port, w.limits, "HTTP")
+        ops_limits = replace(w.limits, threads=2, trusted_proxy="")
         try:
-            self.server = web.make(self.app, host, port)
+            self.ops_server = self._listen(self.app, w.ops_host, w.ops_port, ops_limits, "OPS")
+        except ConfigError:
+            self.server.stop(0)
+            raise
+        self.server.start("http")
+        self.ops_server.start("ops-http")
+
+    @staticmethod
+    def _listen(app: Any, host: str, port: int, limits: Limits, name: str) -> Server:
+        try:
+            return Server(app, host, port, limits)
         except OSError as exc:
             why = "is already in use" if exc.errno == errno.EADDRINUSE else f": {exc.strerror}"
             raise ConfigError(
                 f"cannot listen on {host}:{port}: the address {why}".replace(" : ", ": "),
                 "Stop the other process (another replica on this machine?), or set "
-                "TRACKER_HTTP_PORT to a free port (0 picks one).",
+                f"TRACKER_{name}_PORT to a free port (0 picks one).",
             ) from None
-        threading.Thread(target=self.server.serve_forever, name="http", daemon=True).start()
+
+    def _stop_servers(self, grace: float) -> None:
+        for server in (self.server, self.ops_server):
+            if server is not None:
+                server.stop(grace)
 
     def start(self) -> None:
         """Bind, open the database (retrying), start the timers. Raises TrackerError, or
@@ -134,8 +162,7 @@ class Daemon:
         try:
             self._start()
         except BaseException:
-            self.server.shutdown()
-            self.server.server_close()
+            self._stop_servers(0)
             if self.db is not None:
                 self.db.dispose()
             raise
@@ -146,7 +173,7 @@ class Daemon:
         )
         self.db = db
         self._one_sqlite_daemon(db)
-        links.mount(self.app, db, self.settings)
+        self.public.app = make_public_app(db, self.settings, cfg=self.web)
         self.metrics = Metrics(db, self.health, self.owner)
         self.sync = replica.SourceSync(db, self.settings)
         self.sync()
@@ -158,7 +185,10 @@ class Daemon:
         self._start_timers()
         threading.Thread(target=self._watch_clock, name="clock", daemon=True).start()
         self._state = "running"
-        logger.info("daemon running", extra={"owner": self.owner, "http": self.http_address})
+        logger.info(
+            "daemon running",
+            extra={"owner": self.owner, "http": self.http_address, "ops": self.ops_address},
+        )
 
     def _one_sqlite_daemon(self, db: Database) -> None:
         database = db.engine.url.database
@@ -347,7 +377,11 @@ class Daemon:
 
     def wait(self) -> int:
         """Block until a stop is requested, then shut down; returns the exit status."""
-        self.stopping.wait()
+        # Short waits, not one endless one: Python runs signal handlers in the main
+        # thread between bytecodes, and a SIGTERM the kernel hands to another thread
+        # (the HTTP servers' threads sit in poll) does not wake an endless wait.
+        while not self.stopping.wait(0.5):
+            pass
         return self.shutdown()
 
     def shutdown(self) -> int:
@@ -375,10 +409,9 @@ class Daemon:
                 "work still in progress after shutdown_grace (%.0f s): releasing its leases",
                 grace,
             )
+        # Requests in progress get what is left of the grace (at least a moment).
+        self._stop_servers(max(1.0, deadline.left()))
         self._release()
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
         code = self._exit if clean else max(self._exit, 1)
         logger.info("stopped", extra={"exit_status": code, "clean": clean})
         return code

@@ -151,26 +151,28 @@ async def _smtp_probe(s: Settings, timeout: float) -> str:
     return "AUTH accepted" if s.smtp_username else "no AUTH configured"
 
 
+def _port_finding(check: str, host: str, port: int) -> Finding:
+    """Whether host:port (the public or the operations address) can be listened on."""
+    if port == 0:
+        return Finding(check, "ok", f"{host}: a free port is picked at start")
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            return Finding(
+                check, "warn", f"{host}:{port}: {exc.strerror} (a daemon already running?)"
+            )
+    return Finding(check, "ok", f"{host}:{port} is free")
+
+
 def local_findings(s: Settings) -> list[Finding]:
     from tracker.export import export_folder
 
-    found = []
-    if s.http_port == 0:
-        found.append(Finding("http", "ok", f"{s.http_host}: a free port is picked at start"))
-    else:
-        with socket.socket(socket.AF_INET6 if ":" in s.http_host else socket.AF_INET) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind((s.http_host, s.http_port))
-                found.append(Finding("http", "ok", f"{s.http_host}:{s.http_port} is free"))
-            except OSError as exc:
-                found.append(
-                    Finding(
-                        "http",
-                        "warn",
-                        f"{s.http_host}:{s.http_port}: {exc.strerror} (a daemon already running?)",
-                    )
-                )
+    found = [
+        _port_finding("http", s.http_host, s.http_port),
+        _port_finding("ops", s.ops_host, s.ops_port),
+    ]
     folder = export_folder(s)
     problem = _writable(folder)
     found.append(Finding("exports", "fail" if problem else "ok", problem or str(folder)))

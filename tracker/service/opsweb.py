@@ -1,24 +1,25 @@
-"""The daemon's own HTTP routes, mounted on the `web.App` that also serves the mail links.
+"""The daemon's operations endpoints, on their own address and port (`ops_host`,
+`ops_port`; loopback by default), apart from the public service.
 
-- `GET /healthz`: 200 `{"status": "ok", ...}` when the replica runs and the database
-  answers; 503 with `starting`, `stopping` or `degraded` (database unreachable)
-  otherwise. For load balancers and `systemctl`/container health checks.
+- `GET /livez`: liveness. 200 `{"status": "alive", ...}` while the process runs, even
+  when the database is down (a restart would not bring it back): only a process that
+  answers nothing should be restarted.
+- `GET /readyz`: readiness. 200 `{"status": "ok", ...}` when the replica runs and the
+  database answers; 503 with `starting`, `stopping` or `degraded` (database
+  unreachable) otherwise: a load balancer sends no traffic then. `GET /healthz` is the
+  same answer, kept for existing checks.
 - `GET /metrics`: Prometheus text format (`tracker.service.metrics`).
 - `GET /status.json`: read-only operational status (`tracker.status/1`): this replica,
   the database, sources, checks in the last hour, outbox, singleton jobs, replicas
   seen, the newest event. Only SELECTs.
-- `GET /snapshots/<sha>`: the normalized text of a stored page version (the watch code
-  links diffs that are too large here), as `text/plain` with `nosniff` and a
-  Content-Security-Policy that allows nothing, so page text can never run as markup.
-  404 for an unknown or malformed sha (or one removed by retention); 500 with a clear
-  message for a damaged row.
+- `GET /snapshots/<sha>`: a stored page version (`tracker.web.snapshots`; the public
+  server serves it too, for the links in large diffs).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,16 +35,10 @@ from tracker.storage.tables_core import EVENT
 from tracker.storage.tables_service import DAEMON_JOB, DAEMON_REPLICA
 from tracker.storage.tables_watch import PAGE_CHECK, SOURCE
 from tracker.timeutil import utcnow
-from tracker.watch import quarantine
+from tracker.web import snapshots
 from tracker.web.app import App, Request, Response
 
 logger = logging.getLogger(__name__)
-
-_SHA = re.compile(r"^[0-9a-f]{64}$")
-_PLAIN_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; sandbox",
-}
 
 
 @dataclass
@@ -104,28 +99,14 @@ def mount(app: App, view: View) -> None:
                 raise
             return _json({"schema": "tracker.status/1", "error": "database unreachable"}, 503)
 
-    def snapshot(request: Request) -> Response:
-        sha = request.path.removeprefix("/snapshots/")
-        db = view.db()
-        if db is None:
-            return Response.text("starting\n", 503)
-        if not _SHA.match(sha):
-            return Response.text("not found: a snapshot is named by its sha256 (64 hex)\n", 404)
-        try:
-            with db.read() as conn:
-                text = quarantine.read(conn, sha)
-        except quarantine.Damaged as exc:
-            logger.error("%s", exc)
-            return Response.text(f"{exc}\nThe daemon moves damaged snapshots aside.\n", 500)
-        if text is None:
-            return Response.text(
-                "snapshot not found (never stored, or removed by retention)\n", 404
-            )
-        response = Response.text(text)
-        response.headers.update(_PLAIN_HEADERS, **{"Cache-Control": "max-age=86400, immutable"})
-        return response
+    @app.route("/livez")
+    def livez(_: Request) -> Response:
+        body: dict[str, Any] = {"status": "alive", "state": view.state(), "owner": view.owner}
+        body.update(version=__version__, uptime_s=round(_uptime(view), 1))
+        return _json(body)
 
-    app.add_prefix("/snapshots/", snapshot)
+    app.add("/readyz", healthz)
+    app.add_prefix("/snapshots/", snapshots.handler(view.db))
 
 
 def _uptime(view: View) -> float:

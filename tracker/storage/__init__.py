@@ -3,7 +3,8 @@
 Owns the database engine and its transactions (`engine`: SQLite by default, PostgreSQL
 for several replicas), the column types (`types`), every table (`tables_core`: places,
 status history, pending measures, data files, events; `tables_watch`; `tables_alerts`;
-`tables_service`; `tables_review`: the review loop), the Alembic migrations
+`tables_service`; `tables_review`: the review loop; `tables_web`: rate-limit counters), the
+Alembic migrations
 (`migrations/`), leases for claiming due rows (`lease`), group commit for many writers
 (`writer`) and database health (`health`).
 

@@ -94,14 +94,16 @@ def state(db: Database) -> SchemaState:
 
 def metadata() -> sa.MetaData:
     """Every table this code defines: the core (SQLModel), page watching, alerts, the
-    daemon and the review loop (the migrations' autogenerate target too)."""
+    daemon, the review loop and the web's rate limits (the migrations' autogenerate target
+    too)."""
     from sqlmodel import SQLModel
 
     import tracker.storage.tables_alerts
     import tracker.storage.tables_core
     import tracker.storage.tables_review
     import tracker.storage.tables_service
-    import tracker.storage.tables_watch  # noqa: F401
+    import tracker.storage.tables_watch
+    import tracker.storage.tables_web  # noqa: F401
 
     return SQLModel.metadata
 

@@ -22,12 +22,12 @@ from urllib.parse import quote
 import sqlalchemy as sa
 
 from tracker.alerts import subscriptions, tokens
-from tracker.alerts.messages import environment
 from tracker.settings import Settings
 from tracker.storage.engine import Database
 from tracker.storage.tables_alerts import SUBSCRIBER
 from tracker.timeutil import utcnow
 from tracker.web.app import App, Request, Response
+from tracker.web.render import page as render_page
 
 logger = logging.getLogger(__name__)
 
@@ -36,12 +36,11 @@ def page(
     title: str, lines: list[str], status: int = 200, action: str = "", button: str = ""
 ) -> Response:
     """A small HTML page; with `action`, a form that POSTs to it with one button."""
-    html = (
-        environment()
-        .get_template("web/page.html")
-        .render(title=title, lines=lines, action=action, button=button)
+    response = render_page(
+        "web/page.html", status, title=title, lines=lines, action=action, button=button
     )
-    return Response.html(html, status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def mount(

@@ -1,0 +1,37 @@
+"""web_rate: rate-limit counters of the public subscribe form, shared by every replica
+
+Revision ID: 0008_web_rate
+Revises: 0007_review
+Create Date: 2026-12-02 09:00:00.000000
+
+One row per bucket (a hashed address or a client address) with the start of its current
+window and the count in it (`tracker.web.ratelimit`).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from tracker.storage.types import UTCDateTime
+
+revision = "0008_web_rate"
+down_revision = "0007_review"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "web_rate",
+        sa.Column("bucket", sa.String(), nullable=False),
+        sa.Column("window_start", UTCDateTime(), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("bucket"),
+    )
+    op.create_index("ix_web_rate_window_start", "web_rate", ["window_start"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_web_rate_window_start", table_name="web_rate")
+    op.drop_table("web_rate")
