@@ -52,7 +52,7 @@ COMMANDS: dict[str, str] = {
 # name -> the first sentence of its docstring, so that `tracker --help` lists the commands
 # without importing them (tests/test_docs.py keeps this in step with the docstrings).
 SUMMARIES: dict[str, str] = {
-    "status": "Show the effective status of each PLACE (ISO code, OCD id or name).",
+    "status": "Show the effective status of each PLACE (ISO code, OCD id, name or US ZIP code).",
     "history": "Show every record ever held for PLACE, oldest knowledge first.",
     "list": "List places with their effective status (all places by default).",
     "record": "Record that PLACE has STATUS from a date, with its citation and source.",
@@ -72,7 +72,9 @@ SUMMARIES: dict[str, str] = {
     "digest": "Daily and weekly digests: preview one, send one now, or enqueue the due ones now.",
     "webhooks": "Webhook endpoints: Standard Webhooks v1 signed JSON POSTs of events.",
     "outbox": "Show undelivered messages (or dead ones), with counts by status.",
-    "serve": "Serve the confirm and unsubscribe links of mail over HTTP (until Ctrl-C).",
+    "serve": "Serve the public web service alone (until Ctrl-C or SIGTERM): the status pages, "
+    "the JSON API, ZIP look-up, feeds, the subscribe and preferences forms and the "
+    "links in mail.",
     "run": "Run the daemon: check due sources, deliver alerts and digests, send reminders, "
     "apply snapshot retention and keep the exports current, until SIGTERM or Ctrl-C.",
     "doctor": "Check the settings, the database, mail (SMTP or the mail folder), the HTTP "
