@@ -9,7 +9,6 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -19,20 +18,12 @@ from tests.conftest import Templates
 from tests.support.daemons import DaemonGroup, daemon_env, sqlite_data_dir, write_sources
 from tests.support.pages import PageServer
 from tests.support.tcpproxy import TcpProxy
+from tests.support.waiting import wait_for as _wait
 from tracker.storage.engine import Database, make_engine
 from tracker.storage.tables_service import SNAPSHOT_QUARANTINE
 from tracker.storage.tables_watch import PAGE_CHANGE, PAGE_CHECK, SNAPSHOT, SOURCE
 
 FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
-
-
-def _wait(what: str, predicate: object, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _page(version: int) -> str:
@@ -97,7 +88,7 @@ def test_database_unreachable_at_start_and_mid_run(pg_url: str, tmp_path: Path) 
         _wait("/healthz ok", lambda: d.get("/healthz")[0] == 200)
         with db.read() as conn:
             before = conn.execute(sa.select(sa.func.count()).select_from(PAGE_CHECK)).scalar()
-        _wait("checks after recovery", lambda: _count_checks(db) > before, 15)
+        _wait("checks after recovery", lambda: _count_checks(db) > before)
 
         # Away for longer than db_retry_for: a clear exit, status 3.
         proxy.stop()
@@ -168,7 +159,7 @@ def test_damaged_snapshot_is_moved_aside_and_the_change_still_reported(
         assert status == 500 and b"damaged" in body
 
         site.page("/rule", _page(2))  # the page changes: the diff needs the damaged text
-        _wait("the change recorded", lambda: _changes(db, "rule"), 30)
+        _wait("the change recorded", lambda: _changes(db, "rule"))
         with db.read() as conn:
             quarantined = conn.execute(sa.select(SNAPSHOT_QUARANTINE)).all()
         assert [q.sha for q in quarantined] == [old] and quarantined[0].data == b"\x00junk"
@@ -179,7 +170,7 @@ def test_damaged_snapshot_is_moved_aside_and_the_change_still_reported(
         assert d.get(f"/snapshots/{_current(db, 'rule')}")[0] == 200
         # The other source (same host) is not held up by the damaged one: checked again.
         before = len(_checks(db, "other"))
-        _wait("the other source checked again", lambda: len(_checks(db, "other")) > before, 15)
+        _wait("the other source checked again", lambda: len(_checks(db, "other")) > before)
         assert d.stop() == 0
     db.dispose()
 
@@ -267,11 +258,11 @@ def test_clock_jumps_back_and_forth(tmp_path: Path, templates: Templates) -> Non
             noticed = f"jumped {direction}"
             _wait(f"the {direction} jump noticed", lambda n=noticed: _logged(d, n))
             seen = len(site.hits("/rule"))
-            # Without repair a backward jump would hold every check for an hour.
+            # Without repair a backward jump would hold every check for an hour: the
+            # deadline (two minutes, for a busy machine) is far below that.
             _wait(
                 f"checks after the {direction} jump",
                 lambda seen=seen: len(site.hits("/rule")) >= seen + 2,
-                15,
             )
         body = d.get("/metrics")[1]
         assert b'tracker_clock_jumps_total{direction="backward"} 1.0' in body

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from tests.conftest import Templates
 from tests.support.alerting import make_settings, record, subscribe
 from tests.support.daemons import DaemonGroup, daemon_env, sqlite_data_dir
+from tests.support.waiting import wait_for as _wait
 from tracker.errors import StorageError
 from tracker.paths import jurisdictions_dir
 from tracker.service import jobs
@@ -34,15 +35,6 @@ from tracker.storage.tables_service import DAEMON_JOB
 from tracker.storage.tables_watch import HOST, SOURCE
 from tracker.timeutil import utcnow
 from tracker.watch.sources import sync
-
-
-def _wait(what: str, predicate: object, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _mails(folder: Path) -> dict[str, str]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import signal
 import socket
-import time
 import urllib.error
 import urllib.request
 from datetime import timedelta
@@ -22,6 +21,7 @@ from tests.conftest import Templates
 from tests.support.alerting import subscribe
 from tests.support.daemons import DaemonGroup, daemon_env, sqlite_data_dir, write_sources
 from tests.support.pages import PageServer, Reply
+from tests.support.waiting import wait_for as _wait
 from tracker.alerts import tokens
 from tracker.storage.engine import Database, make_engine
 from tracker.storage.tables_alerts import OUTBOX, SUBSCRIBER
@@ -42,15 +42,6 @@ def data_dir(tmp_path: Path, templates: Templates) -> Path:
 
 def _db(data_dir: Path) -> Database:
     return Database(make_engine(f"sqlite:///{data_dir / 'tracker.db'}"))
-
-
-def _wait(what: str, predicate: object, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _checked(db: Database, key: str) -> list[str]:

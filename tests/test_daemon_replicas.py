@@ -22,7 +22,6 @@ from collections import Counter, defaultdict
 from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -31,6 +30,7 @@ from tests.support.alerting import subscribe
 from tests.support.daemons import DaemonGroup, daemon_env
 from tests.support.mail import MailServer
 from tests.support.pages import PageServer, Reply, Request
+from tests.support.waiting import wait_for as _wait
 from tracker.alerts.messages import message_id
 from tracker.storage.engine import Database, make_engine
 from tracker.storage.tables_alerts import OUTBOX
@@ -101,15 +101,6 @@ def _checks(db: Database) -> dict[str, list[float]]:
     return out
 
 
-def _wait(what: str, predicate: Any, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _changes(db: Database) -> Counter[str]:
     with db.read() as conn:
         rows = conn.execute(
@@ -161,18 +152,18 @@ def test_three_replicas_one_killed(pg_url: str, tmp_path: Path) -> None:
         for d in replicas:
             d.wait_ready()
         a, b, c = replicas
-        _wait("a baseline of every page", lambda: len(_checks(db)) == len(keys), 60)
+        _wait("a baseline of every page", lambda: len(_checks(db)) == len(keys))
 
         # Cycle 2 brings changes; kill replica b in the middle of it, while it holds leases.
         first = {k for k in keys if k.endswith("0")}  # 20 pages
         for key in first:
             h, i = key[2:].split("-")
             site.version[f"/code/{h}/{int(i)}"] += 1
-        _wait("the first change", lambda: bool(_changes(db)), 30)
+        _wait("the first change", lambda: bool(_changes(db)))
         # Freeze b (SIGSTOP) the moment it holds source leases, so that it still holds
         # them when it is killed: b may finish its batch between a look and a kill.
         for _ in range(100):
-            _wait("b to hold leases", lambda: bool(_held_by(db, b.owner)["source"]), 30)
+            _wait("b to hold leases", lambda: bool(_held_by(db, b.owner)["source"]))
             b.send(signal.SIGSTOP)
             if _held_by(db, b.owner)["source"]:
                 break
@@ -189,7 +180,7 @@ def test_three_replicas_one_killed(pg_url: str, tmp_path: Path) -> None:
         run_until = killed_at + LEASE + 3 * EVERY * (1 + JITTER)
         while time.time() < run_until:
             time.sleep(0.2)
-        _wait("every change detected", lambda: set(_changes(db)) == first | second, 30)
+        _wait("every change detected", lambda: set(_changes(db)) == first | second)
 
         def all_sent() -> bool:
             with db.read() as conn:
@@ -197,7 +188,7 @@ def test_three_replicas_one_killed(pg_url: str, tmp_path: Path) -> None:
                     sa.select(OUTBOX.c.id).where(OUTBOX.c.status == "pending")
                 ).first()
 
-        _wait("every alert sent", all_sent, 30)
+        _wait("every alert sent", all_sent)
         stopped_at = time.time()
         for d in (a, c):
             assert d.stop(signal.SIGTERM) == 0, d.errors()[-2000:]

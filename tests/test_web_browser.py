@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import socket
-import time
 from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
@@ -20,6 +19,7 @@ import sqlalchemy as sa
 from tests.conftest import Templates
 from tests.support.browser import chromium, errors, shot
 from tests.support.daemons import DaemonGroup, daemon_env, sqlite_data_dir
+from tests.support.waiting import wait_for as _wait
 from tracker.storage.engine import Database, make_engine
 from tracker.storage.tables_alerts import SUBSCRIBER
 
@@ -28,16 +28,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _wait(what: str, check: Any, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _mail_link(folder: Path, path: str) -> str:

@@ -49,7 +49,9 @@ def test_the_zip_data_places_38801_in_tupelo(loaded_db: Database) -> None:
 @pytest.mark.parametrize("loaded_url", ["sqlite"], indirect=True)
 def test_tracker_status_38801_says_banned_by_tupelo(env: str, cli: Any) -> None:
     before = json.loads(cli("status", "38801", "--json").out)["results"][0]
-    assert before["status"] == "unknown"  # Mississippi has no record in this database
+    # The shipped data's Tupelo ordinance decides; the test's own record then replaces it.
+    assert before["status"] == "banned" and before["decided_by"]["code"] == TUPELO
+    assert not before["record"]["instrument"]["citation"].startswith("Test ordinance")
     _record_tupelo_ban(cli)
     text = cli("status", "38801")
     assert text.code == 0, text.err
@@ -67,11 +69,6 @@ def test_tracker_status_38801_says_banned_by_tupelo(env: str, cli: Any) -> None:
     assert "zip" in both[0] and "zip" not in both[1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ENABLE AT MERGE: needs the shipped Tupelo ordinance record (issue 10's local "
-    "research data); strict, so this fails once that data lands and the mark must go",
-)
 @pytest.mark.parametrize("loaded_url", ["sqlite"], indirect=True)
 def test_must_show_shipped_data_tracker_status_38801_is_banned_by_tupelo(
     env: str, cli: Any
