@@ -15,6 +15,7 @@ from bs4 import BeautifulSoup
 
 from tests.support.alerting import make_settings, record
 from tests.support.web import PublicSite
+from tracker.law import review
 from tracker.law.belief import Belief
 from tracker.law.dates import PartialDate
 from tracker.law.history import record_belief
@@ -64,7 +65,8 @@ def _evil_place(db: Database, tmp_path: Path) -> None:
 
 
 def _relevant_change(db: Database, place: str, title: str) -> None:
-    """A kratom-relevant change of an official page of `place`, detected now."""
+    """A kratom-relevant change of an official page of `place`, detected now, awaiting
+    review."""
     now = utcnow()
     with db.write() as conn:
         sid = conn.execute(
@@ -77,13 +79,17 @@ def _relevant_change(db: Database, place: str, title: str) -> None:
             )
             .returning(SOURCE.c.id)
         ).scalar_one()  # fmt: skip
-        conn.execute(
+        change = conn.execute(
             PAGE_CHANGE.insert().values(
                 source_id=sid, place_code=place, detected_at=now, old_sha="a" * 64,
                 new_sha="b" * 64, importance="relevant", keywords=["kratom"], added=1,
                 removed=0, too_large=False,
-            )
-        )  # fmt: skip
+            ).returning(PAGE_CHANGE.c.id)
+        ).scalar_one()  # fmt: skip
+        # ... and its review item, as the check that detects it opens one (the review loop).
+        review.open_item(
+            conn, change_id=change, place_code=place, source_id=sid, keywords=["kratom"], now=now
+        )
 
 
 @pytest.fixture
@@ -200,6 +206,17 @@ def test_place_page_shows_every_level_history_pending_and_review(
     site: PublicSite, loaded_db: Database
 ) -> None:
     _relevant_change(loaded_db, "US-AL", "Alabama <b>Code</b> 20-2-23")
+    with loaded_db.write() as conn:  # a restatement: the shipped record becomes history
+        record_belief(
+            conn,
+            Belief(
+                place_code="US-AL", substance="kratom", status="banned",
+                source_tier="secondary", origin="test",
+                valid_from=PartialDate.parse("2016-05-10"), instrument_type="session_law",
+                instrument_citation="Ala. Act 2016-279 (SB 226), restated by this test",
+                source_url="https://legislature.example/al",
+            ),
+        )  # fmt: skip
     soup = _soup(site.get("/places/US-AL"))
     text = soup.get_text(" ", strip=True)
     assert "Banned" in text and "Decided by Alabama (US-AL) (state level)" in text
@@ -209,7 +226,8 @@ def test_place_page_shows_every_level_history_pending_and_review(
     ]
     assert [r[0] for r in rows] == ["state", "federal"]
     assert "Ala. Act 2016-279" in rows[0][4] and rows[0][5] == "secondary"
-    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", rows[1][6])  # verification date
+    # Last verified: the later of the record's checked date and the tracker's confirmation.
+    assert re.fullmatch(r"\d{4}(-\d\d(-\d\d)?)?", rows[1][6]), rows[1][6]
     assert "Pending measures" in text and "DEA" in text
     assert "History of this place" in text and "Earlier beliefs, superseded but kept" in text
     review = soup.select_one("section.review")

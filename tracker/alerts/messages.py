@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email import message_from_bytes
 from email.charset import QP, Charset
+from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
@@ -63,6 +64,13 @@ class _Policy(Compat32):
         if name in _FOLDED and isinstance(value, str):
             if value.isascii() and len(name) + 2 + len(value) <= 78:
                 return f"{name}: {value}{self.linesep}".encode("ascii")
+            if name == "Subject" and value.isascii():
+                # Folded at spaces with text on the first line: the modern policy moves a
+                # value that fits a line of its own wholly to the next one, and readers
+                # then show the subject with a leading space (in an address list that
+                # space means nothing).
+                folded = Header(value, header_name=name, maxlinelen=78).encode(self.linesep)
+                return f"{name}: {folded}{self.linesep}".encode("ascii")
             # Parsed and folded by the modern policy, encoded words where not ASCII
             # (its fold_binary would pass a short non-ASCII value through as it is).
             return _MODERN.header_factory(name, value).fold(policy=_MODERN).encode("ascii")

@@ -19,10 +19,9 @@ from tracker.cli.common import (
     times,
 )
 from tracker.cli.context import database
-from tracker.cli.output import SCHEMA, echo_json, json_option, paint, status_text, table
+from tracker.cli.output import echo_json, json_option, paint, status_text, table
 from tracker.law import places as places_mod
-from tracker.law.effective import Answer, effective, effective_all, pending_dict, place_dict
-from tracker.law.history import history_rows, record_dict
+from tracker.law.effective import Answer
 from tracker.vocab import PLACE_KINDS, STATUSES
 
 # ---------------------------------------------------------------- status
@@ -45,42 +44,16 @@ def status(
     federal level): the most restrictive status wins, and the level that decided is
     named. Every level is shown with its citation and source tier.
     """
-    from tracker.law import review, zips
+    from tracker.export import documents
 
     day, when = times(as_of, known_at)
-    db = database()
-    answers: list[tuple[Answer, zips.ZipArea | None]] = []
-    with db.read() as conn:
-        for text in place:
-            if zips.is_zip(text):
-                area = zips.lookup(conn, text)
-                answers.append((zips.effective_zip(conn, area, substance, day, when), area))
-            else:
-                target = places_mod.resolve(conn, text)
-                answers.append((effective(conn, target, substance, day, when), None))
-        # Open review items are a fact of now: shown when answering with current knowledge.
-        items = review.open_by_place(conn) if when is None else {}
-    reviews = [
-        review.under_review(items, a.place.code, a.decided_by.code if a.decided_by else None)
-        for a, _ in answers
-    ]
+    w = documents.When(day, when, substance)
+    with database().read() as conn:
+        found = documents.answers_for(conn, place, w)
     if as_json:
-        echo_json(
-            {
-                "schema": SCHEMA,
-                "as_of": day.isoformat(),
-                "known_at": when.isoformat() if when else None,
-                "substance": substance,
-                "results": [
-                    {**(zips.answer_dict(z, a) if z else a.to_dict()), "under_review": r}
-                    for (a, z), r in zip(answers, reviews, strict=True)
-                ],
-            }
-        )
+        echo_json(documents.status_document(w, found))
         return
-    shown = [
-        _render_zip(z) + _render_answer(a, r) for (a, z), r in zip(answers, reviews, strict=True)
-    ]
+    shown = [_render_zip(f.area) + _render_answer(f.answer, f.review) for f in found]
     click.echo("\n\n".join(shown))
 
 
@@ -244,25 +217,15 @@ def history(place: str, as_json: bool) -> None:
     (the `superseded` column) and re-asserts the parts that still hold. Seed-document
     claims stay visible for good.
     """
-    db = database()
-    with db.read() as conn:
+    from tracker.export import documents
+
+    with database().read() as conn:
         target = places_mod.resolve(conn, place)
-        rows = [record_dict(r) for r in history_rows(conn, target.code)]
-        import sqlalchemy as sa
-
-        from tracker.law.effective import PENDING
-
-        pend = [
-            pending_dict(r)
-            for r in conn.execute(
-                sa.select(PENDING)
-                .where(PENDING.c.place_code == target.code)
-                .order_by(PENDING.c.recorded_at, PENDING.c.id)
-            )
-        ]
+        doc = documents.history_document(conn, target.code)
     if as_json:
-        echo_json({"schema": SCHEMA, "place": place_dict(target), "records": rows, "pending": pend})
+        echo_json(doc)
         return
+    rows, pend = doc["records"], doc["pending"]
     click.echo(
         paint(f"History of {places_mod.label(target)}", bold=True)
         + f": {len(rows)} records, {len(pend)} pending-measure versions"
@@ -351,29 +314,14 @@ def list_places(
     as_json: bool,
 ) -> None:
     """List places with their effective status (all places by default)."""
+    from tracker.export import documents
+
     day, when = times(as_of, known_at)
-    db = database()
-    with db.read() as conn:
-        codes = None
-        if within:
-            codes = places_mod.descendants(conn, places_mod.resolve(conn, within).code)
-        answers = effective_all(conn, substance, day, when, codes=sorted(codes) if codes else None)
-    answers = [
-        a
-        for a in answers
-        if (not status_filter or a.status == status_filter.lower())
-        and (not kind or a.place.kind == kind.lower())
-    ]
+    w = documents.When(day, when, substance)
+    with database().read() as conn:
+        answers = documents.list_answers(conn, w, status=status_filter, within=within, kind=kind)
     if as_json:
-        echo_json(
-            {
-                "schema": SCHEMA,
-                "as_of": day.isoformat(),
-                "known_at": when.isoformat() if when else None,
-                "substance": substance,
-                "places": [_list_item(a) for a in answers],
-            }
-        )
+        echo_json(documents.list_document(w, answers))
         return
     rows = [
         [
@@ -389,11 +337,3 @@ def list_places(
     ]
     click.echo(table(["code", "place", "kind", "status", "since", "decided by", "tier"], rows))
     click.echo(f"{len(answers)} places · {substance} · on {day.isoformat()}")
-
-
-def _list_item(a: Answer) -> dict[str, Any]:
-    d = a.to_dict()
-    item = {k: d[k] for k in ("place", "status", "min_age", "decided_by", "record")}
-    # The deciding record's mark, at the top for filters: true = to verify.
-    item["verify"] = bool(a.record and a.record["verify"])
-    return item

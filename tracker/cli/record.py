@@ -295,17 +295,14 @@ def pending(place: str | None, as_json: bool) -> None:
 
     Pending measures are not statuses: they are shown beside them with their stage.
     """
-    from tracker.law.effective import pending as pending_for
+    from tracker.export import documents
 
-    db = database()
-    with db.read() as conn:
-        codes = None
-        if place:
-            codes = [p.code for p in places_mod.chain(conn, places_mod.resolve(conn, place).code)]
-        items = pending_for(conn, codes)
+    with database().read() as conn:
+        doc = documents.pending_document(conn, place)
     if as_json:
-        echo_json({"schema": SCHEMA, "pending": items})
+        echo_json(doc)
         return
+    items = doc["pending"]
     if not items:
         click.echo("no pending measures")
         return

@@ -17,7 +17,6 @@ from tracker.cli.context import database, settings
 from tracker.cli.output import SCHEMA, echo_json, json_option, paint, table
 from tracker.cli.watch_common import OUTCOME_COLOURS, OUTCOMES, ts
 from tracker.errors import UsageError
-from tracker.law import places as places_mod
 from tracker.law.dates import parse_day, parse_instant
 from tracker.paths import jurisdictions_dir
 from tracker.safetext import visible
@@ -132,7 +131,7 @@ def check(source: Sequence[str], as_json: bool) -> None:
 @json_option
 def changes(place: str | None, since: str | None, as_json: bool) -> None:
     """List detected page changes, newest first (for PLACE and the places under it)."""
-    from tracker.watch.changes import list_changes
+    from tracker.export import documents
 
     when = None
     if since:
@@ -142,13 +141,11 @@ def changes(place: str | None, since: str | None, as_json: bool) -> None:
             else parse_instant(since, option="--since")
         )
     with database().read() as conn:
-        codes = None
-        if place:
-            codes = places_mod.descendants(conn, places_mod.resolve(conn, place).code)
-        items = list_changes(conn, codes, when)
+        doc = documents.changes_document(conn, place, when)
     if as_json:
-        echo_json({"schema": SCHEMA, "changes": items})
+        echo_json(doc)
         return
+    items = doc["changes"]
     if not items:
         click.echo("no changes detected" + (f" since {since}" if since else ""))
         return

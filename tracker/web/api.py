@@ -25,10 +25,11 @@ from functools import cache
 from typing import Any
 
 from tracker.errors import AmbiguousPlace, PlaceNotFound, UsageError
+from tracker.export import documents
 from tracker.law.zips import ZipNotFound
 from tracker.storage.engine import Database
 from tracker.storage.health import is_db_error
-from tracker.web import documents, params, security
+from tracker.web import params, security
 from tracker.web.app import App, Request, Response
 from tracker.web.cache import Cache
 
@@ -88,7 +89,7 @@ def mount(app: App, db: Database, responses: Cache) -> None:
     def status(request: Request) -> dict[str, Any]:
         texts, w = params.places(request), params.when(request)
         with db.read() as conn:
-            return documents.status_document(conn, texts, w)
+            return documents.status_document(w, documents.answers_for(conn, texts, w))
 
     @cached
     def listing(request: Request) -> dict[str, Any]:
@@ -96,7 +97,8 @@ def mount(app: App, db: Database, responses: Cache) -> None:
         status_filter, kind = params.status_filter(request), params.kind_filter(request)
         within = request.query.get("in", "").strip() or None
         with db.read() as conn:
-            return documents.list_document(conn, w, status=status_filter, within=within, kind=kind)
+            found = documents.list_answers(conn, w, status=status_filter, within=within, kind=kind)
+            return documents.list_document(w, found)
 
     def one_place(request: Request) -> dict[str, Any]:
         rest = request.path.removeprefix(f"{PREFIX}/places/")
@@ -105,7 +107,7 @@ def mount(app: App, db: Database, responses: Cache) -> None:
                 return documents.history_document(conn, rest.removesuffix("/history"))
         w = params.when(request)
         with db.read() as conn:
-            return documents.status_document(conn, [rest], w)
+            return documents.status_document(w, documents.answers_for(conn, [rest], w))
 
     @cached
     def pending(request: Request) -> dict[str, Any]:
@@ -121,7 +123,7 @@ def mount(app: App, db: Database, responses: Cache) -> None:
     def zip_code(request: Request) -> dict[str, Any]:
         code, w = request.path.removeprefix(f"{PREFIX}/zip/"), params.when(request)
         with db.read() as conn:
-            return documents.status_document(conn, [code], w)
+            return documents.status_document(w, documents.answers_for(conn, [code], w))
 
     def openapi(_: Request) -> Response:
         body = json.dumps(openapi_document(), indent=2, ensure_ascii=False) + "\n"

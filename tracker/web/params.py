@@ -6,26 +6,16 @@ routes answer it with 400 (JSON for the API, a page for people).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 
 from tracker.errors import UsageError
+from tracker.export.documents import When
 from tracker.law.dates import parse_day, parse_instant
 from tracker.timeutil import utcnow
 from tracker.vocab import PLACE_KINDS, STATUSES, SUBSTANCES, match
 from tracker.web.app import Request
 
 MAX_PLACES = 100  # places in one status request
-
-
-@dataclass(frozen=True)
-class When:
-    """`as_of` (default today, UTC), `known_at` (None: now) and `substance`."""
-
-    as_of: date
-    known_at: datetime | None
-    substance: str
-    explicit_as_of: bool = False
 
 
 def substance(request: Request) -> str:

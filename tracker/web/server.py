@@ -20,6 +20,7 @@ be flushed (up to `grace` seconds), then closes every connection and ends the lo
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import math
 import threading
@@ -104,7 +105,10 @@ class Server:
                 trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto"},
                 clear_untrusted_proxy_headers=True,
             )
-        adj = Adjustments(**options)
+        try:
+            adj = Adjustments(**options)
+        except ValueError:  # waitress: "Invalid host/port specified." (no such address)
+            raise OSError(errno.EADDRNOTAVAIL, "no such address on this machine") from None
         self._server = _Server(app, map={}, adj=adj, sockinfo=adj.listen[0])
         self._server.request_timeout = lim.request_timeout
         self._thread: threading.Thread | None = None
