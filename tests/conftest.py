@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -186,6 +187,15 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
     yield
     context.settings.cache_clear()
     context.database.cache_clear()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    """Debian's headless Chromium (selenium), for tests of a page a person sees."""
+    from tests.support.browser import chromium
+
+    with chromium(tmp_path, height=2000) as driver:
+        yield driver
 
 
 @pytest.fixture

@@ -8,17 +8,14 @@ file://. A screenshot is saved outside the source tree, in $TRACKER_TEST_ARTIFAC
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from bs4 import BeautifulSoup
 
+from tests.support.browser import errors, shot
 from tracker.export import export
 from tracker.law.belief import Belief
 from tracker.law.dates import PartialDate
@@ -28,11 +25,6 @@ from tracker.storage.engine import Database
 pytestmark = pytest.mark.parametrize("loaded_url", ["sqlite"], indirect=True)
 
 # Read at import: the isolated_env fixture clears TRACKER_* variables before each test.
-ARTIFACTS = Path(
-    os.environ.get("TRACKER_TEST_ARTIFACTS")
-    or Path(tempfile.gettempdir()) / "tracker-test-artifacts"
-)
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 EVIL_CITATION = "<script>window.__pwned = 1</script>Nev. Rev. Stat. 453"
 EVIL_NOTE = '<img src=x onerror="window.__pwned = 2"><b>bold</b> & "quoted"'
@@ -132,39 +124,6 @@ def test_page_shows_the_new_places_and_marks_unverified_facts(page: Path) -> Non
     assert "Single Convention on Narcotic Drugs 1961" in line and "checked 2021-12-07" in line
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Any]:
-    for binary in (CHROMIUM, CHROMEDRIVER):
-        if not shutil.which(binary):
-            pytest.fail(f"{binary} is missing: run tests/run (it installs chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-        "--window-size=1280,2000",
-    ):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
 def test_page_in_headless_chromium(
     page: Path, browser: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -199,12 +158,9 @@ def test_page_in_headless_chromium(
     details = browser.find_element(By.ID, "p-US-NV")
     WebDriverWait(browser, 10).until(lambda _: details.get_attribute("open") is not None)
     assert EVIL_CITATION in details.text  # shown as text
-    errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
-    assert errors == []
+    assert errors(browser) == []
     browser.execute_script("window.scrollTo(0, 0); location.hash = '';")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    shot = ARTIFACTS / "status-page.png"
-    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
-    assert not re.match(str(Path(__file__).resolve().parent.parent), str(shot.resolve()))
+    path = shot(browser, "status-page")
+    assert not re.match(str(Path(__file__).resolve().parent.parent), str(path.resolve()))
     with capsys.disabled():
-        print(f"\nstatus page screenshot: {shot}")
+        print(f"\nstatus page screenshot: {path}")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_export_html import ARTIFACTS, browser  # noqa: F401
+from tests.support.browser import errors, shot
 from tracker.export import export
 from tracker.law import review
 from tracker.storage.engine import Database
@@ -81,7 +81,7 @@ def test_exports_carry_under_review(loaded_db: Database, tmp_path: Path) -> None
 def test_status_page_marks_places_under_review(
     loaded_db: Database,
     tmp_path: Path,
-    browser: Any,  # noqa: F811
+    browser: Any,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from selenium.webdriver.common.by import By
@@ -115,10 +115,7 @@ def test_status_page_marks_places_under_review(
     note = details.find_element(By.CSS_SELECTOR, ".review-note")
     assert note.is_displayed() and re.search(r"Under review since \d{4}-\d\d-\d\d", note.text)
     assert "change #" in note.text and "us-ri-page" in note.text
-    errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
-    assert errors == []
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    shot = ARTIFACTS / "status-page-under-review.png"
-    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+    assert errors(browser) == []
+    path = shot(browser, "status-page-under-review")
     with capsys.disabled():
-        print(f"\nstatus page (under review) screenshot: {shot}")
+        print(f"\nstatus page (under review) screenshot: {path}")

@@ -12,19 +12,18 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.support.drip import DripServer, body_drip, header_drip
 from tests.support.hostile import no_hang, roll_call, roll_call_page
 from tests.support.pages import PageServer, Reply
+from tests.support.watching import Env, watching
 from tracker.errors import SourceError
 from tracker.storage.engine import Database
 from tracker.storage.tables_watch import HOST, PAGE_CHANGE, SOURCE
@@ -37,7 +36,7 @@ from tracker.watch.fetch import Fetcher
 from tracker.watch.linediff import Matcher, align
 from tracker.watch.normalize import Rules, normalize
 from tracker.watch.robots import fetch_robots
-from tracker.watch.watcher import WatchConfig, Watcher
+from tracker.watch.watcher import WatchConfig
 
 # ---------------------------------------------------------------- item 1: the diff
 
@@ -187,31 +186,14 @@ def test_ignore_patterns_that_need_backtracking_are_refused() -> None:
 # ---------------------------------------------------------------- item 4: one check's budget
 
 
-@dataclass
-class Env:
-    db: Database
-    site: PageServer
-    root: Path
-    data: Path
-    w: Watcher
-
-    def sources(self, *entries: dict[str, Any]) -> None:
-        items = [{"place": "US-RI", "kind": "html", **e} for e in entries]
-        for item in items:
-            item["url"] = self.site.url(item.pop("path"))
-        (self.data / "sources.yaml").write_text(yaml.safe_dump({"sources": items}))
-
-
 @pytest.fixture
 def env(empty_db: Database, tmp_path: Path) -> Iterator[Env]:
-    root, data = tmp_path / "shipped", tmp_path / "data"
-    (root / "sources").mkdir(parents=True)
-    data.mkdir()
     # A fetch alone may take 10 s (twice the timeout); the check's budget is 2 s.
     fetcher = Fetcher(allow_loopback=True, user_agent="t", timeout=5, retries=0)
-    config = WatchConfig(host_delay=0, workers=2, check_budget=2)
-    with PageServer() as site:
-        yield Env(empty_db, site, root, data, Watcher(empty_db, fetcher, config))
+    with watching(
+        empty_db, tmp_path, fetcher, WatchConfig(host_delay=0, workers=2, check_budget=2)
+    ) as found:
+        yield found
 
 
 def _drip(seconds: float = 120) -> Iterator[bytes]:

@@ -10,7 +10,6 @@ fetched.
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import threading
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Templates
-from tests.support.pages import PageServer
+from tests.support.pages import PageServer, cli_site
 from tracker.paths import jurisdictions_dir
 from tracker.watch.sources import load_specs, source_files
 
@@ -86,15 +85,7 @@ def _closed_port() -> int:
 
 @pytest.fixture
 def site(templates: Templates, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    db = tmp_path / "tracker.db"
-    shutil.copy(templates.sqlite_loaded, db)
-    monkeypatch.setenv("TRACKER_DATABASE_URL", f"sqlite:///{db}")
-    monkeypatch.setenv("TRACKER_ALLOW_LOOPBACK", "1")
-    monkeypatch.setenv("TRACKER_HOST_DELAY", "0")
-    monkeypatch.setenv("TRACKER_FETCH_TIMEOUT", "5")
-    monkeypatch.setenv("TRACKER_FETCH_RETRIES", "0")
-    with PageServer() as s:
-        s.page("/law", STATUTE)
+    with cli_site(templates.sqlite_loaded, tmp_path, monkeypatch, fetch_timeout=5) as s:
         yield s
 
 

@@ -6,26 +6,24 @@ from __future__ import annotations
 import gzip
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-import yaml
 
-from tests.support.pages import PageServer, Reply, chunks
+from tests.support.pages import Reply, chunks
+from tests.support.watching import Env, watching
 from tracker.storage import lease
 from tracker.storage.engine import Database
-from tracker.storage.tables_core import EVENT
 from tracker.storage.tables_watch import PAGE_CHANGE, PAGE_CHECK, SNAPSHOT, SOURCE, SOURCE_VERSION
 from tracker.timeutil import utcnow
 from tracker.watch import snapshots
 from tracker.watch.check import check_source
-from tracker.watch.cycle import CycleReport, run_cycle
 from tracker.watch.fetch import Fetcher
-from tracker.watch.watcher import WatchConfig, Watcher
+from tracker.watch.watcher import WatchConfig
 
 PAGES = Path(__file__).resolve().parent / "data" / "pages"
 STATUTE = (PAGES / "statute.html").read_text()
@@ -33,47 +31,15 @@ NOISE = (PAGES / "statute_noise.html").read_text()
 MASKED = {"ignore": [r"in \d+\.\d+ seconds"], "masks": ["dates", "times", "counters"]}
 
 
-@dataclass
-class Env:
-    db: Database
-    site: PageServer
-    root: Path
-    data: Path
-    w: Watcher
-
-    def sources(self, *entries: dict[str, Any]) -> None:
-        items = [{"place": "US-RI", "kind": "html", **e} for e in entries]
-        for item in items:
-            item["url"] = self.site.url(item.pop("path"))
-        (self.data / "sources.yaml").write_text(yaml.safe_dump({"sources": items}))
-
-    def cycle(self, *keys: str) -> CycleReport:
-        return run_cycle(self.w, self.root, self.data, keys)
-
-    def outcome(self, report: CycleReport, key: str) -> Any:
-        (result,) = [r for r in report.results if r.key == key]
-        return result
-
-    def events(self, kind: str) -> list[Any]:
-        with self.db.read() as conn:
-            return list(conn.execute(sa.select(EVENT).where(EVENT.c.kind == kind)))
-
-    def source(self, key: str) -> Any:
-        with self.db.read() as conn:
-            return conn.execute(sa.select(SOURCE).where(SOURCE.c.key == key)).one()
-
-
 @pytest.fixture
 def env(empty_db: Database, tmp_path: Path) -> Iterator[Env]:
-    root, data = tmp_path / "shipped", tmp_path / "data"
-    (root / "sources").mkdir(parents=True)
-    data.mkdir()
     fetcher = Fetcher(
         allow_loopback=True, user_agent="t", timeout=0.5, retries=0, max_bytes=1_000_000
     )
-    config = WatchConfig(host_delay=0, failure_alert_after=2, workers=4)
-    with PageServer() as site:
-        yield Env(empty_db, site, root, data, Watcher(empty_db, fetcher, config))
+    with watching(
+        empty_db, tmp_path, fetcher, WatchConfig(host_delay=0, failure_alert_after=2, workers=4)
+    ) as found:
+        yield found
 
 
 def test_noise_makes_no_event_and_one_word_makes_exactly_one(env: Env) -> None:

@@ -3,7 +3,6 @@ changes, diff, and their bad-input cases (exit 2, a message and a hint)."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import Templates
-from tests.support.pages import PageServer
+from tests.support.pages import PageServer, cli_site
 from tracker.paths import jurisdictions_dir
 from tracker.watch.sources import load_specs, source_files
 
@@ -21,16 +20,7 @@ STATUTE = (Path(__file__).resolve().parent / "data" / "pages" / "statute.html").
 
 @pytest.fixture
 def site(templates: Templates, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A loaded SQLite database, loopback allowed, no politeness delay, and a local site."""
-    db = tmp_path / "tracker.db"
-    shutil.copy(templates.sqlite_loaded, db)
-    monkeypatch.setenv("TRACKER_DATABASE_URL", f"sqlite:///{db}")
-    monkeypatch.setenv("TRACKER_ALLOW_LOOPBACK", "1")
-    monkeypatch.setenv("TRACKER_HOST_DELAY", "0")
-    monkeypatch.setenv("TRACKER_FETCH_TIMEOUT", "1")
-    monkeypatch.setenv("TRACKER_FETCH_RETRIES", "0")
-    with PageServer() as s:
-        s.page("/law", STATUTE)
+    with cli_site(templates.sqlite_loaded, tmp_path, monkeypatch, fetch_timeout=1) as s:
         yield s
 
 

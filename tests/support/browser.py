@@ -30,7 +30,7 @@ ARTIFACTS = Path(
 
 
 @contextmanager
-def chromium(tmp_path: Path) -> Iterator[Any]:
+def chromium(tmp_path: Path, height: int = 1600) -> Iterator[Any]:
     for binary in (CHROMIUM, CHROMEDRIVER):
         if not shutil.which(binary):
             pytest.fail(f"{binary} is missing: run tests/run (it installs chromium-driver)")
@@ -50,7 +50,7 @@ def chromium(tmp_path: Path) -> Iterator[Any]:
         "--disable-sync",
         "--disable-dev-shm-usage",
         f"--user-data-dir={tmp_path / 'chromium-profile'}",
-        "--window-size=1280,1600",
+        f"--window-size=1280,{height}",
     ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})

@@ -16,12 +16,17 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import http.server
+import shutil
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from email.utils import formatdate
+from pathlib import Path
+from typing import Any
+
+STATUTE = (Path(__file__).resolve().parent.parent / "data" / "pages" / "statute.html").read_text()
 
 
 @dataclass
@@ -171,3 +176,21 @@ def chunks(total: int, size: int = 65536) -> Iterator[bytes]:
     while total > 0:
         yield block[: min(size, total)]
         total -= size
+
+
+@contextlib.contextmanager
+def cli_site(
+    loaded_template: Path, tmp_path: Path, monkeypatch: Any, *, fetch_timeout: float
+) -> Iterator[PageServer]:
+    """For CLI tests of watching: a copy of the loaded SQLite database, loopback allowed,
+    no politeness delay, no retries, and a local site serving the statute at /law."""
+    db = tmp_path / "tracker.db"
+    shutil.copy(loaded_template, db)
+    monkeypatch.setenv("TRACKER_DATABASE_URL", f"sqlite:///{db}")
+    monkeypatch.setenv("TRACKER_ALLOW_LOOPBACK", "1")
+    monkeypatch.setenv("TRACKER_HOST_DELAY", "0")
+    monkeypatch.setenv("TRACKER_FETCH_TIMEOUT", str(fetch_timeout))
+    monkeypatch.setenv("TRACKER_FETCH_RETRIES", "0")
+    with PageServer() as s:
+        s.page("/law", STATUTE)
+        yield s

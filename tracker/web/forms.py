@@ -46,6 +46,21 @@ class Choices:
     specs: list[str] = field(default_factory=list)  # resolved: what the person typed
     codes: list[str] = field(default_factory=list)  # resolved: the place codes
 
+    def filters(self) -> dict[str, Any]:
+        """The subscription these choices make, as `alerts.subscriptions.subscribe` takes
+        it (after `places` was resolved into `specs` and `codes`)."""
+        return {
+            "places": self.codes,
+            "place_specs": self.specs,
+            "substances": self.substances,
+            "kinds": self.kinds,
+            "min_importance": self.min_importance,
+            "cadence": self.cadence,
+            "hour": self.hour,
+            "weekday": WEEKDAYS.index(self.weekday),
+            "tz": self.tz,
+        }
+
     @classmethod
     def of(cls, row: Any) -> Choices:
         """The choices a subscriber row holds (for the preferences form)."""

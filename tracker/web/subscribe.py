@@ -174,23 +174,9 @@ class Subscriptions:
                 now=now,
             )
             return
-        subscriptions.subscribe(
-            conn,
-            c.email,
-            places=c.codes,
-            place_specs=c.specs,
-            substances=c.substances,
-            kinds=c.kinds,
-            min_importance=c.min_importance,
-            cadence=c.cadence,
-            hour=c.hour,
-            weekday=subscriptions.WEEKDAYS.index(c.weekday),
-            tz=c.tz,
-            # The person asked on the form: the confirmation mail is the new opt-in,
-            # and nothing else is sent until it is confirmed.
-            resubscribe=True,
-            now=now,
-        )
+        # The person asked on the form: the confirmation mail is the new opt-in, and
+        # nothing else is sent until it is confirmed.
+        subscriptions.subscribe(conn, c.email, **c.filters(), resubscribe=True, now=now)
 
     # ------------------------------------------------------------ /preferences
 
@@ -276,21 +262,7 @@ class Subscriptions:
         return self._preferences_page(request, fresh, saved=True)
 
     def _save(self, conn: Any, row: Any, c: forms.Choices) -> None:
-        subscriptions.subscribe(
-            conn,
-            row.email,
-            places=c.codes,
-            place_specs=c.specs,
-            substances=c.substances,
-            kinds=c.kinds,
-            min_importance=c.min_importance,
-            cadence=c.cadence,
-            hour=c.hour,
-            weekday=subscriptions.WEEKDAYS.index(c.weekday),
-            tz=c.tz,
-            name=row.name,
-            now=self.clock(),
-        )
+        subscriptions.subscribe(conn, row.email, **c.filters(), name=row.name, now=self.clock())
 
 
 def mount(
