@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from tests.conftest import Templates
 from tests.support.daemons import DaemonGroup, daemon_env, sqlite_data_dir, write_sources
-from tests.support.pages import PageServer
+from tests.support.pages import PageServer, Reply
 from tests.support.tcpproxy import TcpProxy
 from tests.support.waiting import wait_for as _wait
 from tracker.storage.engine import Database, make_engine
@@ -97,6 +97,58 @@ def test_database_unreachable_at_start_and_mid_run(pg_url: str, tmp_path: Path) 
         assert "error: database unreachable for" in err and "TRACKER_DATABASE_URL" in err
     # Nothing stored was lost: every check recorded before the end is still there.
     assert _count_checks(db) >= before + 1
+    db.dispose()
+
+
+@pytest.mark.postgres
+def test_a_check_cut_by_an_outage_gives_its_leases_back(pg_url: str, tmp_path: Path) -> None:
+    """The database goes away while a check is fetching: the check cannot be stored and
+    its leases (the source's, the host's) cannot be given back then. Once the database
+    answers again they are, at once: checks resume long before `check_lease` (600 s)."""
+    url = sa.make_url(pg_url)
+    proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
+    through_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(False)
+    db = Database(make_engine(pg_url))
+    with PageServer() as site, proxy, DaemonGroup(tmp_path) as group:
+        site.route("/slow", lambda _: Reply(200, _page(1).encode(), delay=4))
+        write_sources(
+            tmp_path / "data",
+            [
+                {
+                    "key": "slow",
+                    "place": "US-RI",
+                    "url": site.url("/slow"),
+                    "kind": "html",
+                    "every": "2s",
+                }
+            ],
+        )
+        env = daemon_env(
+            data_dir=tmp_path / "data",
+            database_url=through_proxy,
+            allow_loopback=1,
+            min_every="1s",
+            check_poll=0.3,
+            host_delay=0,
+            fetch_retries=0,
+            db_retry_for=300,
+        )
+        proxy.start()
+        d = group.start("d", env).wait_ready()
+        # The page answers after 4 s: cut the database while the daemon waits for it.
+        _wait("the daemon fetching", lambda: site.hits("/slow"))
+        proxy.stop()
+        # The page arrives; storing the check fails: the work on the host ends there.
+        _wait("the check cut", lambda: _logged(d, "cut by a database error"))
+        with db.read() as conn:  # it still holds its source: no one could give it back
+            held = conn.execute(sa.select(SOURCE.c.lease_owner)).scalar()
+        assert held == d.owner
+        before = _count_checks(db)
+        proxy.start()
+        _wait("recovery", lambda: _logged(d, "database reachable again"))
+        _wait("the leases given back", lambda: _logged(d, "left by a database outage"))
+        _wait("a check after recovery", lambda: _count_checks(db) > before)
+        assert d.stop() == 0
     db.dispose()
 
 

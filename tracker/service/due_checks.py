@@ -22,7 +22,10 @@ On stop, a host task finishes the check in progress, gives back the sources it c
 but had not started (still due, for another replica), and releases the host. A check
 that raises (a bug, a damaged snapshot) is logged and counted; a damaged current
 snapshot is moved aside (`tracker.watch.quarantine`) and the source is due again at once. A
-database error ends the task: the leases it holds expire and the work is taken over.
+database error ends the task; the leases it held (its host, the sources it had claimed
+but not finished) are remembered and given back by the first tick after the database
+answers again, so this replica carries on at once instead of waiting `check_lease` for
+its own leases to run out (another replica could take them only then too).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from tracker.service.daemon_config import DaemonConfig
 from tracker.service.metrics import Metrics
 from tracker.storage import lease
 from tracker.storage.health import DbHealth, is_db_error
-from tracker.storage.tables_watch import PAGE_CHECK, SOURCE
+from tracker.storage.tables_watch import HOST, PAGE_CHECK, SOURCE
 from tracker.timeutil import utcnow
 from tracker.watch import hosts, quarantine
 from tracker.watch.check import check_source
@@ -71,6 +74,10 @@ class DueChecks:
         self.busy: dict[str, Future[None]] = {}
         self._lock = threading.Lock()
         self._ticking = threading.Lock()
+        # Leases of tasks a database error ended (source ids, host ids): given back by
+        # the next tick once the database answers (`_give_back_orphans`).
+        self._orphan_sources: set[int] = set()
+        self._orphan_hosts: set[int] = set()
 
     def tick(self) -> int:
         """Claim hosts for the free workers; returns how many were claimed."""
@@ -84,6 +91,7 @@ class DueChecks:
                 working = list(self.busy)
             if free <= 0:
                 return 0
+            self._give_back_orphans()
             now = utcnow()
             due = sa.select(SOURCE.c.host).where(
                 SOURCE.c.active,
@@ -132,15 +140,28 @@ class DueChecks:
     # ------------------------------------------------------------ one host
 
     def _work(self, slot: hosts.HostSlot) -> None:
+        unfinished: set[int] = set()  # sources claimed and not yet completed
         try:
-            self._host(slot)
+            self._host(slot, unfinished)
         except Exception as exc:
             self._failed(exc, f"host {slot.name}")
+            if is_db_error(exc):
+                with self._lock:
+                    self._orphan_sources |= unfinished
+                logger.info(
+                    "work on host %s cut by a database error: its %d source lease(s) are "
+                    "given back once the database answers",
+                    slot.name,
+                    len(unfinished),
+                )
         finally:
             try:
                 hosts.release(slot)
-            except Exception as exc:  # the database went away: the lease expires by itself
+            except Exception as exc:  # the database went away: given back once it is here
                 self._failed(exc, f"releasing host {slot.name}")
+                if is_db_error(exc):
+                    with self._lock:
+                        self._orphan_hosts.add(slot.id)
             with self._lock:
                 self.busy.pop(slot.name, None)
         if not self.stopping.is_set() and self.health.up:
@@ -149,7 +170,9 @@ class DueChecks:
             except Exception as exc:
                 self._failed(exc, "claiming hosts")
 
-    def _host(self, slot: hosts.HostSlot) -> None:
+    def _host(self, slot: hosts.HostSlot, unfinished: set[int]) -> None:
+        """Check the host's due sources for one time slice; `unfinished` holds, at any
+        moment, the ids of the sources claimed and not yet completed."""
         deadline = time.monotonic() + SLICE
         lease_for = self.cfg.check_lease
         while not self.stopping.is_set():
@@ -167,10 +190,12 @@ class DueChecks:
             )
             if not rows:
                 return
+            unfinished.update(r.id for r in rows)
             claimed = time.monotonic()
             for i, row in enumerate(rows):
                 if self.stopping.is_set():
                     self._give_back(rows[i:])
+                    unfinished.clear()
                     return
                 if time.monotonic() - claimed > lease_for.total_seconds() / 2:
                     claimed = time.monotonic()  # a long batch keeps its leases
@@ -178,6 +203,7 @@ class DueChecks:
                         ids = [r.id for r in rows[i:]]
                         lease.extend(conn, SOURCE, ids, self.w.owner, utcnow() + lease_for)
                 self._check(slot, row)
+                unfinished.discard(row.id)
             if time.monotonic() > deadline:
                 return
 
@@ -225,6 +251,27 @@ class DueChecks:
                         error=error,
                     )
                 )
+
+    def _give_back_orphans(self) -> None:
+        """Give back the leases of tasks a database error ended (fenced on this owner:
+        a lease another replica took over in the meantime is left alone)."""
+        with self._lock:
+            sources, hosts_ = sorted(self._orphan_sources), sorted(self._orphan_hosts)
+        if not sources and not hosts_:
+            return
+        with self.w.db.write() as conn:
+            for source_id in sources:
+                lease.complete(conn, SOURCE, source_id, self.w.owner)
+            for host_id in hosts_:
+                lease.complete(conn, HOST, host_id, self.w.owner)
+        with self._lock:
+            self._orphan_sources -= set(sources)
+            self._orphan_hosts -= set(hosts_)
+        logger.info(
+            "gave back %d source and %d host lease(s) left by a database outage",
+            len(sources),
+            len(hosts_),
+        )
 
     def _give_back(self, rows: list[Any]) -> None:
         """Release claimed sources that were not started: they stay due."""
