@@ -20,16 +20,18 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from tracker.errors import UsageError
-from tracker.export.files import atomic_write
-from tracker.export.registry import Format, formats, get_format
-from tracker.export.snapshot import Snapshot, build_snapshot, check_as_of
 from tracker.settings import Settings
 from tracker.storage.engine import Database
 from tracker.timeutil import utcnow
 from tracker.vocab import SUBSTANCES, match
+
+if TYPE_CHECKING:  # imported where used: `tracker.export.documents` (every --json) needs
+    # none of them, and importing this package runs this module.
+    from tracker.export.registry import Format
+    from tracker.export.snapshot import Snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +74,8 @@ def snapshot_for(
 ) -> Snapshot:
     """One snapshot with every part the given formats need. An explicit `as_of` is checked
     (not in the future, not before the earliest record); None means today."""
+    from tracker.export.snapshot import build_snapshot, check_as_of
+
     now = now or utcnow()
     needs = set().union(*(f.needs for f in fmts))
     with db.read() as conn:
@@ -96,6 +100,9 @@ def export(
     Raises UsageError for an unknown format, substance or option, a bad `as_of` (see
     `snapshot.check_as_of`) or an output file that cannot be written.
     """
+    from tracker.export.files import atomic_write
+    from tracker.export.registry import get_format
+
     f = get_format(fmt)
     given = dict(options or {})
     for key in given:
@@ -115,6 +122,8 @@ def export(
 
 
 def _with_options() -> list[Format]:
+    from tracker.export.registry import formats
+
     return [f for f in formats().values() if f.options]
 
 
@@ -152,9 +161,13 @@ def regenerate_exports(
             f"cannot create the export folder {folder}: {exc.strerror}",
             "Set export_dir (TRACKER_EXPORT_DIR) to a folder you can write to.",
         ) from None
+    from tracker.export.registry import get_format
+
     _remove_stale_temps(folder)
     fmts = {name: get_format(name) for name, _ in EXPORT_FILES}
     written: list[Path] = []
+    from tracker.export.files import atomic_write
+
     for substance in substances:
         snap = snapshot_for(db, list(fmts.values()), _substance(substance), now=now)
         for name, filename in EXPORT_FILES:
