@@ -127,6 +127,7 @@ def start_replicas(
         "TRACKER_DATABASE_URL": db_url,
         "TRACKER_DATA_DIR": str(data),
         "TRACKER_ALLOW_LOOPBACK": "1",
+        "TRACKER_SHIPPED_SOURCES": "false",  # real sites: never contacted here
         "TRACKER_MIN_EVERY": "1s",
         "TRACKER_CHECK_JITTER": "0",
         "TRACKER_HOST_DELAY": str(args.host_delay),

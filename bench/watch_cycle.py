@@ -199,6 +199,7 @@ def tracker_env(args: argparse.Namespace) -> dict[str, str]:
     return {
         "TRACKER_DATA_DIR": str(Path(args.state) / "data"),
         "TRACKER_ALLOW_LOOPBACK": "1",
+        "TRACKER_SHIPPED_SOURCES": "false",  # real sites: never contacted here
         "TRACKER_HOST_DELAY": "0",
         "TRACKER_CHECK_WORKERS": str(args.workers),
         "TRACKER_LOG_LEVEL": "WARNING",

@@ -40,7 +40,11 @@ def _fill(path: Path, leave: int) -> int:
 
 
 def _full_errors(daemon_errors: str) -> int:
-    return daemon_errors.count("database or disk is full")
+    """SQLITE_FULL as SQLite says it, or as the storage layer names it (the disk that
+    holds the database is full)."""
+    return daemon_errors.count("database or disk is full") + daemon_errors.count(
+        "holds the database"
+    )
 
 
 def disk_full(template: Path) -> Result:

@@ -43,6 +43,9 @@ def daemon_env(**settings: Any) -> dict[str, str]:
     env.setdefault("TRACKER_LOG_FORMAT", "json")
     env.setdefault("TRACKER_HTTP_PORT", "0")
     env.setdefault("TRACKER_OPS_PORT", "0")
+    # Shipped sources are real sites: a daemon of the tests or the benchmarks never
+    # checks them (nothing but 127.0.0.1 is contacted), unless a caller turns them on.
+    env.setdefault("TRACKER_SHIPPED_SOURCES", "false")
     return env
 
 
