@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -34,6 +35,25 @@ def _logged(d: object, text: str) -> bool:
     return any(text in line.get("msg", "") for line in d.logs())  # type: ignore[attr-defined]
 
 
+def _one_page_daemon(
+    tmp_path: Path, page: str, database_url: str, **settings: Any
+) -> dict[str, str]:
+    """The environment of a daemon watching one page every 2 s, on `database_url`."""
+    write_sources(
+        tmp_path / "data",
+        [{"key": "page", "place": "US-RI", "url": page, "kind": "html", "every": "2s"}],
+    )
+    return daemon_env(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        allow_loopback=1,
+        min_every="1s",
+        check_poll=0.3,
+        host_delay=0,
+        **settings,
+    )
+
+
 @pytest.mark.postgres
 def test_database_unreachable_at_start_and_mid_run(pg_url: str, tmp_path: Path) -> None:
     url = sa.make_url(pg_url)
@@ -42,27 +62,7 @@ def test_database_unreachable_at_start_and_mid_run(pg_url: str, tmp_path: Path) 
     db = Database(make_engine(pg_url))
     with PageServer() as site, proxy, DaemonGroup(tmp_path) as group:
         site.page("/rule", _page(1))
-        write_sources(
-            tmp_path / "data",
-            [
-                {
-                    "key": "rule",
-                    "place": "US-RI",
-                    "url": site.url("/rule"),
-                    "kind": "html",
-                    "every": "2s",
-                }
-            ],
-        )
-        env = daemon_env(
-            data_dir=tmp_path / "data",
-            database_url=through_proxy,
-            allow_loopback=1,
-            min_every="1s",
-            check_poll=0.3,
-            db_retry_for=8,
-            host_delay=0,
-        )
+        env = _one_page_daemon(tmp_path, site.url("/rule"), through_proxy, db_retry_for=8)
         # At start the database is not there: the daemon waits, retrying with backoff.
         d = group.start("d", env)
         _wait("a retry at start", lambda: _logged(d, "database unreachable at start"))
@@ -111,27 +111,8 @@ def test_a_check_cut_by_an_outage_gives_its_leases_back(pg_url: str, tmp_path: P
     db = Database(make_engine(pg_url))
     with PageServer() as site, proxy, DaemonGroup(tmp_path) as group:
         site.route("/slow", lambda _: Reply(200, _page(1).encode(), delay=4))
-        write_sources(
-            tmp_path / "data",
-            [
-                {
-                    "key": "slow",
-                    "place": "US-RI",
-                    "url": site.url("/slow"),
-                    "kind": "html",
-                    "every": "2s",
-                }
-            ],
-        )
-        env = daemon_env(
-            data_dir=tmp_path / "data",
-            database_url=through_proxy,
-            allow_loopback=1,
-            min_every="1s",
-            check_poll=0.3,
-            host_delay=0,
-            fetch_retries=0,
-            db_retry_for=300,
+        env = _one_page_daemon(
+            tmp_path, site.url("/slow"), through_proxy, fetch_retries=0, db_retry_for=300
         )
         proxy.start()
         d = group.start("d", env).wait_ready()

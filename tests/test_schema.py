@@ -41,6 +41,17 @@ def test_the_comparison_sees_a_difference(empty_db: Database) -> None:
     assert any("ix_status_known" in line for line in found), found
 
 
+def _migrate_to(url: str, revision: str) -> None:
+    """Migrate the database at `url` up to `revision` only (as an older tracker did)."""
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(schema.MIGRATIONS))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+    engine.dispose()
+
+
 @pytest.fixture(params=BACKENDS)
 def behind_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """A database migrated only up to the revision before the last (an older tracker's)."""
@@ -50,13 +61,7 @@ def behind_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # ty
     else:
         name = create_pg_database()
         url = _pg_url(name)
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(schema.MIGRATIONS))
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, BEFORE_LAST)
-    engine.dispose()
+    _migrate_to(url, BEFORE_LAST)
     try:
         yield url
     finally:
@@ -101,13 +106,7 @@ def test_auto_never_migrates_postgres_under_running_replicas(cli, monkeypatch) -
     name = create_pg_database()
     url = _pg_url(name)
     try:
-        engine = make_engine(url)
-        with engine.begin() as conn:
-            cfg = Config()
-            cfg.set_main_option("script_location", str(schema.MIGRATIONS))
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, BEFORE_LAST)
-        engine.dispose()
+        _migrate_to(url, BEFORE_LAST)
         _heartbeat(url)
         monkeypatch.setenv("TRACKER_DATABASE_URL", url)
         refused = cli("status", "US-AL")
