@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 
 from tracker.law import places as places_mod
 from tracker.law import zips
+from tracker.law.asof import history_rows, record_dict
 from tracker.law.effective import (
     Answer,
     effective,
@@ -31,10 +32,8 @@ from tracker.law.effective import (
     pending_dict,
     place_dict,
 )
-from tracker.law.history import history_rows, record_dict
 from tracker.law.review import open_by_place, under_review
 from tracker.storage.tables_core import PENDING
-from tracker.watch.changes import list_changes
 
 SCHEMA = "tracker.cli/1"  # one shape, two ways to ask
 
@@ -152,4 +151,6 @@ def changes_document(conn: Connection, text: str | None, since: datetime | None)
     codes = None
     if text:
         codes = places_mod.descendants(conn, places_mod.resolve(conn, text).code)
+    from tracker.watch.changes import list_changes  # only here: not on `status`'s path
+
     return {"schema": SCHEMA, "changes": list_changes(conn, codes, since)}

@@ -98,3 +98,23 @@ def record_dict(row: Row[Any] | dict[str, Any]) -> dict[str, Any]:
         "recorded_at": m["recorded_at"].isoformat(),
         "superseded_at": m["superseded_at"].isoformat() if m["superseded_at"] else None,
     }
+
+
+def history_rows(conn: Connection, place_code: str) -> list[Row[Any]]:
+    """Every row ever recorded for a place, in knowledge-time then valid-time order."""
+    return list(
+        conn.execute(
+            sa.select(STATUS)
+            .where(STATUS.c.place_code == place_code)
+            .order_by(
+                STATUS.c.recorded_at,
+                STATUS.c.substance,
+                STATUS.c.valid_from.nulls_first(),
+                STATUS.c.id,
+            )
+        )
+    )
+
+
+def first_knowledge_time(conn: Connection) -> datetime | None:
+    return conn.execute(sa.select(sa.func.min(STATUS.c.recorded_at))).scalar()

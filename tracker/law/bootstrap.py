@@ -24,13 +24,12 @@ import sqlalchemy as sa
 
 from tracker.errors import SchemaError
 from tracker.law import places
-from tracker.law.recordfile import RECORDS_PREFIX, file_digest, record_files
+from tracker.law.recordset import RECORDS_PREFIX, file_digest, record_files
 from tracker.paths import jurisdictions_dir
 from tracker.settings import Settings
 from tracker.storage import schema
 from tracker.storage.engine import Database, bootstrap_lock, make_engine
 from tracker.storage.tables_core import DATA_FILE as FILE
-from tracker.storage.tables_service import DAEMON_REPLICA
 from tracker.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
@@ -49,6 +48,8 @@ def open_database(settings: Settings, *, ready: bool = True) -> Database:
 
 
 def _live_replicas(db: Database) -> list[str]:
+    from tracker.storage.tables_service import DAEMON_REPLICA  # PostgreSQL, migrating only
+
     with db.read() as conn:
         if not sa.inspect(conn).has_table("daemon_replica"):
             return []

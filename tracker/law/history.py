@@ -21,7 +21,14 @@ from sqlalchemy.engine import Connection, Row
 
 from tracker.alerts import events
 from tracker.law import places
-from tracker.law.asof import known_filter, record_dict, rows_at, valid_filter
+from tracker.law.asof import (
+    first_knowledge_time,
+    history_rows,
+    known_filter,
+    record_dict,
+    rows_at,
+    valid_filter,
+)
 from tracker.law.belief import Belief, bounds, end_of, gaps, is_empty, overlaps, start_of
 from tracker.law.effective import Answer, answers_on
 from tracker.storage.engine import knowledge_time
@@ -284,26 +291,3 @@ def _emit_change(
         payload=payload,
         occurred_at=t,
     )
-
-
-# ---------------------------------------------------------------- queries
-
-
-def history_rows(conn: Connection, place_code: str) -> list[Row[Any]]:
-    """Every row ever recorded for a place, in knowledge-time then valid-time order."""
-    return list(
-        conn.execute(
-            sa.select(STATUS)
-            .where(STATUS.c.place_code == place_code)
-            .order_by(
-                STATUS.c.recorded_at,
-                STATUS.c.substance,
-                STATUS.c.valid_from.nulls_first(),
-                STATUS.c.id,
-            )
-        )
-    )
-
-
-def first_knowledge_time(conn: Connection) -> datetime | None:
-    return conn.execute(sa.select(sa.func.min(STATUS.c.recorded_at))).scalar()

@@ -29,7 +29,8 @@ from sqlalchemy.engine import Connection
 from tracker.alerts import events
 from tracker.law.history import record_belief, retract
 from tracker.law.places import data_codes
-from tracker.law.recordfile import RECORDS_PREFIX, Item, file_digest, parse_file, record_files
+from tracker.law.recordfile import Item, parse_file
+from tracker.law.recordset import RECORDS_PREFIX, file_digest, record_files
 from tracker.storage.engine import Database, knowledge_time
 from tracker.storage.tables_core import DATA_FILE as FILE
 from tracker.storage.tables_core import IMPORTED_ITEM as ITEM

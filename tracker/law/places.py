@@ -12,7 +12,6 @@ changes; statuses refer to places by code, so codes never change meaning.
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import hashlib
 import unicodedata
@@ -310,6 +309,8 @@ def suggest(conn: Connection, key: str, n: int = 3) -> list[str]:
 
 def suggest_places(conn: Connection, key: str, n: int = 3) -> list[Place]:
     """Up to `n` places with a code or name close to the normalized `key`."""
+    import difflib  # only when a name is not found: not on every command's start
+
     keys = conn.execute(sa.select(KEY.c.key, KEY.c.place_code)).all()
     by_key: dict[str, str] = {}
     for k, code in keys:

@@ -32,12 +32,9 @@ from tracker.errors import DataFileError
 from tracker.law.belief import NO_PERIOD, Belief, Span, overlaps
 from tracker.law.datafile import Document, Entry, load_yaml, optional, require
 from tracker.law.dates import PartialDate
+from tracker.law.recordset import is_seed
 from tracker.timeutil import today_utc
 from tracker.vocab import DIRECTIONS, SUBSTANCES, match, match_tier
-
-# Part of every file's digest: a change in how files are read (such as the seed rule)
-# makes every file load again once; unchanged items are recognised by their own digests.
-RULES = "2026-12: seed periods, checked dates, tier C, international"
 
 _RECORD_KEYS = {
     "jurisdiction",
@@ -93,25 +90,6 @@ class Item:
     belief: Belief | None = None
     pending: dict[str, Any] | None = None
     international: dict[str, Any] | None = None
-
-
-# Keys of `data_file` rows that are record files (places and sources have their own).
-RECORDS_PREFIX = "records/"
-
-
-def record_files(root: Path) -> list[Path]:
-    """Seed files first, then record files, each group by name."""
-    files = sorted((root / "records").glob("*.yaml"))
-    return sorted(files, key=lambda p: (0 if _is_seed(p) else 1, p.name))
-
-
-def _is_seed(path: Path) -> bool:
-    return path.name.startswith("seed")
-
-
-def file_digest(path: Path) -> str:
-    """The digest stored per file: its bytes and the loader's `RULES`."""
-    return hashlib.sha256(RULES.encode() + b"\0" + path.read_bytes()).hexdigest()
 
 
 # ---------------------------------------------------------------- parsing
@@ -339,7 +317,7 @@ def parse_file(path: Path, root: Path, places: Mapping[str, str]) -> list[Item]:
     """Every item of one file, validated. Raises DataFileError naming file and line."""
     doc = load_yaml(path, root)
     origin = doc.where
-    allowed = _SEED_TOP if _is_seed(path) else _RECORDS_TOP
+    allowed = _SEED_TOP if is_seed(path) else _RECORDS_TOP
     unknown = sorted(set(doc.data) - allowed)
     if unknown:
         raise DataFileError(
@@ -348,7 +326,7 @@ def parse_file(path: Path, root: Path, places: Mapping[str, str]) -> list[Item]:
             f"unknown top-level key(s) {', '.join(map(str, unknown))}; "
             f"accepted: {', '.join(sorted(allowed))}",
         )
-    if _is_seed(path):
+    if is_seed(path):
         items = parse_seed(doc, places, origin)
     else:
         items = [parse_record(e, places, origin) for e in doc.list("records")]

@@ -30,7 +30,6 @@ from tracker.law.dates import PartialDate
 from tracker.storage.engine import dialect_insert
 from tracker.storage.tables_core import PLACE
 from tracker.storage.tables_review import REVIEW_ITEM
-from tracker.storage.tables_watch import PAGE_CHANGE, SOURCE
 from tracker.timeutil import utcnow
 
 QUOTE_MAX = 1000  # characters of changed lines kept as a record's quote
@@ -196,6 +195,8 @@ def changed_lines(unified: str | None) -> list[str]:
 def evidence(conn: Connection, change_id: int) -> Evidence:
     """The watched page of change `change_id` as a source, its changed lines as the quote.
     Raises UsageError for an unknown change."""
+    from tracker.storage.tables_watch import PAGE_CHANGE, SOURCE
+
     row = conn.execute(
         sa.select(PAGE_CHANGE, SOURCE.c.url, SOURCE.c.title, SOURCE.c.origin)
         .join(SOURCE, SOURCE.c.id == PAGE_CHANGE.c.source_id)
@@ -223,6 +224,10 @@ def evidence(conn: Connection, change_id: int) -> Evidence:
 
 
 def _query() -> Any:
+    # The watch tables are imported here, not at the top: `open_by_place` answers every
+    # `tracker status` and, with no open item, needs neither them nor this query.
+    from tracker.storage.tables_watch import PAGE_CHANGE, SOURCE
+
     return (
         sa.select(
             REVIEW_ITEM,
@@ -307,6 +312,9 @@ def open_by_place(
 ) -> dict[str, list[dict[str, Any]]]:
     """Open items keyed by place code, oldest first (for status displays and exports)."""
     out: dict[str, list[dict[str, Any]]] = {}
+    anything_open = sa.select(REVIEW_ITEM.c.id).where(REVIEW_ITEM.c.state == "open").limit(1)
+    if conn.execute(anything_open).first() is None:
+        return out
     for item in items(conn, codes):
         out.setdefault(item["place"], []).append(item)
     return out

@@ -31,8 +31,8 @@ from sqlalchemy.engine import Connection
 
 from tracker.errors import UsageError
 from tracker.law import places as places_mod
+from tracker.law.asof import rows_at
 from tracker.law.effective import Answer, decide, pending
-from tracker.law.history import rows_at
 from tracker.storage.tables_core import PLACE, PLACE_KEY, Place
 from tracker.vocab import SUBSTANCES
 

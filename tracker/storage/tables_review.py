@@ -8,7 +8,10 @@
   (the page went back to the version before the change). Who closed it, when and why
   stay on the row: items are closed, never deleted.
 
-The same migration adds `page_change.reverts_change_id` (see `tables_watch`).
+The same migration adds `page_change.reverts_change_id` (see `tables_watch`). The tables
+named by the foreign keys are not imported here (`tracker status` reads this table on
+every run and needs no watch table): whatever needs the whole schema imports every table
+module (`tracker.storage.schema`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlmodel import SQLModel
 
-import tracker.storage.tables_watch  # noqa: F401  (the tables named by the foreign keys)
 from tracker.storage.types import UTCDateTime
 
 META = SQLModel.metadata

@@ -31,8 +31,8 @@ from tracker.export.verified import last_verified, latest, verified_on
 from tracker.export.view import STATUS_INFO, TIER_INFO, citation, page_context, safe_url
 from tracker.law import places as places_mod
 from tracker.law import zips
+from tracker.law.asof import history_rows, record_dict
 from tracker.law.effective import effective
-from tracker.law.history import history_rows, record_dict
 from tracker.law.review import open_by_place
 from tracker.storage.engine import Database
 from tracker.storage.health import is_db_error
