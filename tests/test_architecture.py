@@ -152,3 +152,33 @@ def test_read_only_commands_load_only_what_they_use(
     report = json.loads(done.stdout.rsplit("PROBE", 1)[1])
     assert report["code"] in (0, None), done.stdout + done.stderr
     assert report["heavy"] == [], report
+
+
+def test_the_program_skips_the_collections_at_exit_and_main_does_not(
+    loaded_sqlite_dir: Path,
+) -> None:
+    """`program` (the console script, `python -m tracker`) freezes what is alive when the
+    command ends, so the interpreter's collections at exit skip it; `main`, which the
+    tests and other long-lived callers use, leaves the collector as it was."""
+    env = {**os.environ, "TRACKER_DATA_DIR": str(loaded_sqlite_dir)}
+    env.pop("TRACKER_DATABASE_URL", None)
+    report = "print('FROZEN', gc.get_freeze_count())"
+    probes = {
+        "main": f"import gc\nfrom tracker.cli import main\nmain(['status', 'US-AL'])\n{report}",
+        "program": (
+            "import atexit, gc, sys\n"
+            f"atexit.register(lambda: {report})\n"
+            "sys.argv = ['tracker', 'status', 'US-AL']\n"
+            "from tracker.cli import program\nprogram()\n"
+        ),
+    }
+    frozen = {}
+    for name, probe in probes.items():
+        done = subprocess.run(
+            [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "Alabama (US-AL)" in done.stdout, done.stdout
+        frozen[name] = int(done.stdout.rsplit("FROZEN", 1)[1])
+    assert frozen["main"] == 0
+    assert frozen["program"] > 10_000

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from tracker.cli import main
+from tracker.cli import program
 
 if __name__ == "__main__":
-    main()
+    program()

@@ -10,6 +10,7 @@ The top layer: may import every other layer; nothing imports it.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import os
@@ -165,6 +166,22 @@ def main(argv: list[str] | None = None) -> Any:
             1,
             as_json,
         )
+
+
+def program() -> Any:
+    """The `tracker` program (console script and `python -m tracker`): `main`, then the
+    process ends.
+
+    Everything still alive when the command ends lives until the process ends. Freezing
+    it spares the interpreter's last garbage collections at exit, which traverse every
+    object: about 70,000 after `tracker status`, 150 ms of its 540 ms here. Nothing of
+    ours waits for a collection to be released (files and connections are closed where
+    they are used). `main` itself does not freeze: a caller in a longer-lived process
+    (the tests) keeps collecting as usual."""
+    try:
+        return main()
+    finally:
+        gc.freeze()
 
 
 def _known_cause(exc: BaseException) -> TrackerError | None:
