@@ -37,6 +37,21 @@ def test_a_city_inside_the_county_is_not(loaded_db: Database) -> None:
     assert county_level.to_dict()["elsewhere"] == county_level.elsewhere
 
 
+def test_the_other_substance_line_leaves_out_what_does_not_reach_the_city(
+    loaded_db: Database,
+) -> None:
+    """The kratom answer lists the chain's 7-OH rules beside it (`related`, the "also:"
+    lines): the county's 7-OH ban for its unincorporated area is among them for the
+    county, but not for a city inside it, which it does not bind."""
+    county = _answer(loaded_db, "Fresno County", "kratom")
+    assert [(r["place"], r["status"]) for r in county.related if r["place"] == FRESNO_COUNTY] == [
+        (FRESNO_COUNTY, "banned")
+    ]
+    city = _answer(loaded_db, "Fresno, CA", "kratom")
+    assert city.related, "the state's and the federal 7-OH rules are still listed"
+    assert all(r["place"] != FRESNO_COUNTY for r in city.related), city.related
+
+
 def test_a_countywide_rule_still_reaches_its_cities(loaded_db: Database) -> None:
     """Only scoped rules stay out: Lafayette County's ordinance (no scope in the data)
     decides for Oxford, MS, a city inside the county."""

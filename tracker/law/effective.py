@@ -9,7 +9,8 @@ only those with rules are listed as places at all.
 
 A rule whose `scope` is `unincorporated` (a county's rule for its unincorporated area)
 answers for the county itself but not for the cities inside it: in a city's chain it is
-listed as `elsewhere` at the county's level and decides nothing.
+listed as `elsewhere` at the county's level, decides nothing, and is left out of the
+other substance's rules (`related`) shown beside the answer.
 
 Among levels with the winning status, the decider is the one with the highest minimum
 age, then the outermost (its rule applies whatever the local rules say). For `7-OH`, a
@@ -165,11 +166,14 @@ def decide(
             if lvl.record and lvl.record["min_age"] and lvl.status == "regulated"
         ]
         min_age = max(ages) if status == "regulated" and ages else None
+    # The other substance's rules along the chain, for display; as for the levels, a
+    # county's rule for its unincorporated area does not reach a place inside it.
     related = [
         record_dict(r)
         for p in chain
         for r in rows_by_place.get(p.code, [])
         if r.substance not in SUBSTANCE_COVERED_BY[substance]
+        and not (p.code != place.code and r.scope == "unincorporated")
     ]
     return Answer(
         place=place,
