@@ -243,6 +243,21 @@ def test_pending_and_places(cli, db_env: str) -> None:  # type: ignore[no-untype
     assert "US-GA" in found.out and "GE" in found.out
 
 
+def test_local_places_are_named_not_given_as_ocd_ids(cli, db_env: str) -> None:  # type: ignore[no-untyped-def]
+    """A local place's code is a long OCD id: tables and lines show `Dana Point, CA`."""
+    ocd = "ocd-division/country:us/state:ca/place:dana_point"
+    listed = cli("pending", "Dana Point, CA")
+    assert listed.code == 0, listed.err
+    assert "Dana Point, CA" in listed.out and "US-CA" in listed.out
+    assert ocd not in listed.out
+    answer = cli("status", "Dana Point, CA")
+    pending_lines = [x for x in answer.out.splitlines() if x.startswith("  pending: ")]
+    assert any(x.startswith("  pending: Dana Point, CA kratom ban") for x in pending_lines)
+    assert ocd not in answer.out
+    as_json = json.loads(cli("pending", "Dana Point, CA", "--json").out)["pending"]
+    assert ocd in {p["place"] for p in as_json}  # JSON keeps the code
+
+
 def test_status_several_places_in_json(cli, db_env: str) -> None:  # type: ignore[no-untyped-def]
     data = json.loads(cli("status", "US-AL", "TH", "--json").out)
     assert data["schema"] == "tracker.cli/1"

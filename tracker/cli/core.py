@@ -153,17 +153,20 @@ def _render_answer(a: Answer, under: dict[str, Any] | None = None) -> str:
             )
     headers = ["level", "place", "status", "from", "until", "citation", "tier", "checked"]
     lines += ["", table(headers, rows, indent="  ")]
+    # Related rules and pending measures name a level of the chain by its code; a local
+    # level's code is a long OCD id, so each is shown as in the table (`Tupelo, MS`).
+    named = {lvl.place.code: places_mod.short_code(lvl.place) for lvl in a.levels}
     for rel in a.related:
         lines.append(
             f"  also: {rel['substance']} {status_text(rel['status'], rel['min_age'])}"
-            f" at {rel['place']} ({short(citation(rel), 60)})"
+            f" at {named.get(rel['place'], rel['place'])} ({short(citation(rel), 60)})"
             + (f", expires {rel['expires']}" if rel["expires"] else "")
             + (f" [{UNVERIFIED}]" if rel["verify"] else "")
         )
     for p in a.pending:
         stage = p["stage"] + (f" {p['stage_date']}" if p["stage_date"] else "")
         lines.append(
-            f"  pending: {p['place']} {p['substance']} {p['direction']}: "
+            f"  pending: {named.get(p['place'], p['place'])} {p['substance']} {p['direction']}: "
             f"{short(p['measure'], 70)} ({stage}) [{tier_text(p)}]"
         )
     return "\n".join(lines)

@@ -299,6 +299,11 @@ def pending(place: str | None, as_json: bool) -> None:
 
     with database().read() as conn:
         doc = documents.pending_document(conn, place)
+        # A local place's code is a long OCD id: the table shows `Tupelo, MS` instead.
+        named = {}
+        for code in {p["place"] for p in doc["pending"]}:
+            found = places_mod.get(conn, code)
+            named[code] = places_mod.short_code(found) if found else code
     if as_json:
         echo_json(doc)
         return
@@ -308,7 +313,7 @@ def pending(place: str | None, as_json: bool) -> None:
         return
     rows = [
         [
-            p["place"],
+            named[p["place"]],
             p["substance"],
             p["direction"],
             short(p["measure"], 60),
