@@ -270,3 +270,21 @@ def test_feed_links_itself_from_public_url(site: PublicSite, loaded_db: Database
     assert site.get("/feeds/Atlantis.atom").status_code == 404
     etag = answer.headers["ETag"]
     assert site.get("/feeds/US-WY.atom", headers={"If-None-Match": etag}).status_code == 200
+
+
+def test_local_levels_are_named_not_given_as_ocd_ids(site: PublicSite) -> None:
+    """A pending measure or a rule of a local level says `Dana Point, CA`, on the place's
+    page and on the status page; a county's unincorporated-area rule is not listed for a
+    city inside the county."""
+    ocd = "ocd-division/country:us/state:ca/place:dana_point"
+    soup = _soup(site.get("/places/" + ocd))
+    pending = soup.find(id="pending-h").parent.get_text(" ", strip=True)
+    assert "Dana Point, CA, kratom: Ordinance banning all kratom sales" in pending
+    assert "ocd-division" not in pending
+    related = soup.find(id="related-h").parent.get_text(" ", strip=True)
+    assert "US-CA" in related
+    assert "Orange County" not in related  # its 7-OH ban binds the unincorporated area only
+    page = _soup(site.get("/"))
+    items = [li.get_text(" ", strip=True) for li in page.find_all("li")]
+    assert any(x.startswith("Dana Point, CA, kratom: Ordinance banning all kratom") for x in items)
+    assert not any(x.startswith("ocd-division") for x in items)

@@ -137,6 +137,7 @@ def _place(e: Entry, snap: Snapshot, anchors: dict[str, str]) -> dict[str, Any]:
     a, rec = e.answer, e.answer.record
     history = snap.history.get(e.code, [])
     decider = a.decided_by
+    named = {lvl.place.code: short_code(lvl.place) for lvl in a.levels}
     texts = [e.code, a.place.name, label(a.place), a.place.ocd_id or "", a.status]
     texts.append(citation(rec))
     if e.under_review:
@@ -181,7 +182,9 @@ def _place(e: Entry, snap: Snapshot, anchors: dict[str, str]) -> dict[str, Any]:
         "timeline": [_record(r) for r in history if r["superseded_at"] is None],
         "superseded": [_record(r) for r in history if r["superseded_at"] is not None],
         "related": [_record(r) for r in a.related],
-        "pending": e.pending,
+        # Pending measures of local levels are shown by name (`Dana Point, CA`), not by
+        # their OCD id.
+        "pending": [{**m, "where": named.get(m["place"], m["place"])} for m in e.pending],
         "search": " ".join(t for t in texts if t).lower(),
         # Nothing recorded anywhere in the chain: the details say so in one line.
         "empty": not history and not any(lvl.record or lvl.expired for lvl in a.levels),

@@ -130,6 +130,9 @@ def place_context(conn: Connection, place: Place, w: params.When) -> dict[str, A
         "current": [r for r in history if r["superseded_at"] is None],
         "superseded": [r for r in history if r["superseded_at"] is not None],
         "review": review,
+        # The levels' names for the related rules and pending measures, which give a
+        # place's code (an OCD id for a local place).
+        "named": {lvl.place.code: places_mod.short_code(lvl.place) for lvl in answer.levels},
         "substance": w.substance,
         "substances": SUBSTANCES,
         "as_of": w.as_of.isoformat(),
