@@ -42,8 +42,8 @@ def main() -> None:
         "python": [sys.executable, "-c", "pass"],
         "floor": [sys.executable, "-c", "import sqlmodel, sqlalchemy"],
         # The same import without the interpreter's last garbage collections at exit,
-        # which `tracker` skips (`tracker.cli.main` freezes what is alive when it ends):
-        # shown so the comparison is also made like for like.
+        # which `tracker` skips (`tracker.cli.program` freezes what is alive when the
+        # command ends): shown so the comparison is also made like for like.
         "floor_frozen": [sys.executable, "-c", "import sqlmodel, sqlalchemy, gc; gc.freeze()"],
         "status": [sys.executable, "-m", "tracker", "status", "US-AL"],
         "help": [sys.executable, "-m", "tracker", "--help"],

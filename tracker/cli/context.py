@@ -22,3 +22,13 @@ def database() -> Database:
     from tracker.law.bootstrap import open_database
 
     return open_database(settings())
+
+
+def close() -> None:
+    """Close the database a command opened, if it opened one. On SQLite the last close
+    also checkpoints the write-ahead log into the database file and removes the `-wal`
+    and `-shm` files; left to the process's end, that happens only if a garbage
+    collection reaches the connections."""
+    if database.cache_info().currsize:
+        database().dispose()
+        database.cache_clear()
