@@ -10,11 +10,9 @@ from __future__ import annotations
 import ast
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import textwrap
-from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -189,27 +187,3 @@ def test_the_program_skips_the_collections_at_exit_and_main_does_not(
         frozen[name] = int(done.stdout.rsplit("FROZEN", 1)[1])
     assert frozen["main"] == 0
     assert frozen["program"] > 10_000
-
-
-def test_the_program_closes_the_database_before_it_freezes(tmp_path: Path) -> None:
-    """Frozen objects are never collected, so `program` closes the database itself: on
-    SQLite the last close folds the write-ahead log into the database file. A first start
-    (migrations and the shipped data, all written) leaves one complete `tracker.db` and
-    no `-wal` or `-shm` file; a copy of that file alone holds the places."""
-    env = {**os.environ, "TRACKER_DATA_DIR": str(tmp_path)}
-    env.pop("TRACKER_DATABASE_URL", None)
-    for _ in range(2):  # the first start loads; the second only reads
-        done = subprocess.run(
-            [sys.executable, "-m", "tracker", "status", "US-AL"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert (tmp_path / "tracker.db").is_file()
-        assert sorted(p.name for p in tmp_path.glob("tracker.db-*")) == []  # -wal, -shm
-    copy = tmp_path / "copy.db"
-    copy.write_bytes((tmp_path / "tracker.db").read_bytes())
-    with closing(sqlite3.connect(copy)) as conn:
-        assert conn.execute("select count(*) from place").fetchone()[0] > 300

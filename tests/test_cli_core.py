@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from datetime import date
 from pathlib import Path
 
@@ -282,8 +284,12 @@ def test_status_several_places_in_json(cli, db_env: str) -> None:  # type: ignor
 
 def test_fresh_install_through_the_console_script(tmp_path: Path) -> None:
     """`python -m tracker` on an empty data dir migrates, loads and answers; a second run
-    reuses the database."""
-    env = {"TRACKER_DATA_DIR": str(tmp_path / "d"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    reuses the database. Each run closes the database before the program freezes what is
+    alive (frozen objects are never collected): on SQLite the last close folds the
+    write-ahead log into `tracker.db`, so no `-wal` or `-shm` file is left and a copy of
+    `tracker.db` alone holds everything."""
+    data = tmp_path / "d"
+    env = {"TRACKER_DATA_DIR": str(data), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     for _ in range(2):
         out = subprocess.run(
             [sys.executable, "-m", "tracker", "status", "US-AL"],
@@ -294,7 +300,12 @@ def test_fresh_install_through_the_console_script(tmp_path: Path) -> None:
         )
         assert out.returncode == 0, out.stderr
         assert "BANNED" in out.stdout and "Ala. Act 2016-279" in out.stdout
-    assert (tmp_path / "d" / "tracker.db").is_file()
+        assert (data / "tracker.db").is_file()
+        assert sorted(p.name for p in data.glob("tracker.db-*")) == []  # -wal, -shm
+    copy = tmp_path / "copy.db"
+    copy.write_bytes((data / "tracker.db").read_bytes())
+    with closing(sqlite3.connect(copy)) as conn:
+        assert conn.execute("select count(*) from place").fetchone()[0] > 300
     colourless = "\x1b[" not in out.stdout
     assert colourless  # not a terminal: no colour codes
 
