@@ -157,10 +157,14 @@ class Dispatcher:
             open_notifiers: dict[str, Notifier] = {}
             try:
                 while max_batches is None or stats.batches < max_batches:
+                    # Asked before the batch's query: a lane that ends between that
+                    # query and a later look would have recorded (a notice, say) what
+                    # the query could not see yet.
+                    sending = own and lanes.endpoints()
                     if self._batch(stack, open_notifiers, started, stats, lanes):
                         continue
-                    if not (own and lanes.endpoints()):
-                        break
+                    if not sending:
+                        break  # no lane was sending: the query saw every row due
                     lanes.drain()  # what the lanes record may be due now (a notice)
                 if own:
                     lanes.drain()
