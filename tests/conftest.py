@@ -141,6 +141,35 @@ def pg_url(templates: Templates) -> Iterator[str]:
         drop_pg_database(name)
 
 
+def use_loaded_copy(
+    templates: Templates, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **settings: str
+) -> Path:
+    """Make a copy of the loaded SQLite template this test's database, with the given
+    settings as `TRACKER_<NAME>` variables; returns the copy's path."""
+    db = tmp_path / "tracker.db"
+    shutil.copy(templates.sqlite_loaded, db)
+    monkeypatch.setenv("TRACKER_DATABASE_URL", f"sqlite:///{db}")
+    for key, value in settings.items():
+        monkeypatch.setenv(f"TRACKER_{key.upper()}", value)
+    return db
+
+
+@pytest.fixture
+def served(empty_db: Database) -> Iterator[str]:
+    """The app of the links in mail (`tracker.web.links`) on a free port; yields its base
+    URL."""
+    from tests.support.alerting import make_settings
+    from tracker.web import app as web
+    from tracker.web.links import make_app
+
+    server = web.serve_in_thread(make_app(empty_db, make_settings()))
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
 def loaded_sqlite_dir(tmp_path: Path, templates: Templates) -> Path:
     """A data folder whose SQLite database is migrated and loaded (as after a first start)."""

@@ -4,7 +4,6 @@ tampered, expired or misused tokens are refused."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,18 +20,6 @@ from tracker.storage.engine import Database
 from tracker.storage.tables_alerts import SUBSCRIBER, SUPPRESSION
 from tracker.timeutil import utcnow
 from tracker.web import app as web
-from tracker.web.links import make_app
-
-
-@pytest.fixture
-def served(empty_db: Database) -> Iterator[str]:
-    """The link app on a free port; yields its base URL."""
-    server = web.serve_in_thread(make_app(empty_db, make_settings()))
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _status(db: Database, email: str) -> str:

@@ -26,8 +26,6 @@ from tests.support.pages import PageServer
 from tracker.alerts import tokens
 from tracker.storage.engine import Database, make_engine
 from tracker.timeutil import utcnow
-from tracker.web import app as web
-from tracker.web.links import make_app
 
 BUG = "This is a bug"
 
@@ -76,16 +74,6 @@ def test_a_bad_setting_in_the_file_names_the_file(
 
 
 # ---------------------------------------------------------------- item 7: links
-
-
-@pytest.fixture
-def served(empty_db: Database) -> Iterator[str]:
-    server = web.serve_in_thread(make_app(empty_db, make_settings()))
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _forged(action: str, sid: int | str, expiry: int | str) -> str:

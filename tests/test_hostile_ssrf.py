@@ -11,7 +11,6 @@ go through, with an answer for the test's names only (`fake_dns`).
 
 from __future__ import annotations
 
-import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import Templates
+from tests.conftest import Templates, use_loaded_copy
 from tests.support.alerting import Clock, dispatcher, make_settings, record, sqlite_copy
 from tests.support.daemons import write_sources
 from tests.support.pages import PageServer, Reply
@@ -60,12 +59,9 @@ def site(
     templates: Templates, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[PageServer]:
     """A loaded SQLite database, loopback NOT allowed, and a local site that counts hits."""
-    db = tmp_path / "tracker.db"
-    shutil.copy(templates.sqlite_loaded, db)
-    monkeypatch.setenv("TRACKER_DATABASE_URL", f"sqlite:///{db}")
-    monkeypatch.setenv("TRACKER_HOST_DELAY", "0")
-    monkeypatch.setenv("TRACKER_FETCH_TIMEOUT", "2")
-    monkeypatch.setenv("TRACKER_FETCH_RETRIES", "0")
+    use_loaded_copy(
+        templates, tmp_path, monkeypatch, host_delay="0", fetch_timeout="2", fetch_retries="0"
+    )
     with PageServer() as s:
         s.page("/law", PAGE)
         yield s

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import Templates
+from tests.conftest import Templates, use_loaded_copy
 from tests.support.pages import PageServer
 from tests.support.receivers import WebhookReceiver
 from tracker.cli.watch_common import OUTCOMES
@@ -102,21 +101,20 @@ def filled(
 ) -> Iterator[Any]:
     """One of everything: a source with a relevant change (and its review item), a dead
     outbox row, a webhook endpoint, a stale record."""
-    db = tmp_path / "tracker.db"
-    shutil.copy(templates.sqlite_loaded, db)
-    for key, value in {
-        "DATABASE_URL": f"sqlite:///{db}",
-        "ALLOW_LOOPBACK": "1",
-        "HOST_DELAY": "0",
-        "FETCH_RETRIES": "0",
-        "SHIPPED_SOURCES": "false",
-        "STALE_DAYS": "0",
-        "RETRY_DELAYS": "1s",
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": "9",  # nothing listens: the mail is retried, then dead
-        "SMTP_TLS": "none",
-    }.items():
-        monkeypatch.setenv(f"TRACKER_{key}", value)
+    use_loaded_copy(
+        templates,
+        tmp_path,
+        monkeypatch,
+        allow_loopback="1",
+        host_delay="0",
+        fetch_retries="0",
+        shipped_sources="false",
+        stale_days="0",
+        retry_delays="1s",
+        smtp_host="127.0.0.1",
+        smtp_port="9",  # nothing listens: the mail is retried, then dead
+        smtp_tls="none",
+    )
     with PageServer() as site, WebhookReceiver() as rx:
         site.page("/ri", STATUTE)
         assert cli("sources", "add", "US-RI", site.url("/ri"), "--key", "ri").code == 0

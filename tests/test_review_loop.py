@@ -9,7 +9,6 @@ Then the other ways out of the loop: dismissal, its history, stale records, bad 
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import Templates
+from tests.conftest import Templates, use_loaded_copy
 from tests.support.mail import MailServer
 from tests.support.pages import PageServer
 from tests.support.receivers import WebhookReceiver
@@ -70,25 +69,24 @@ class Loop:
 def loop(
     cli: Any, templates: Templates, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Loop]:
-    db = tmp_path / "tracker.db"
-    shutil.copy(templates.sqlite_loaded, db)
-    env = {
-        "DATABASE_URL": f"sqlite:///{db}",
-        "ALLOW_LOOPBACK": "1",
-        "HOST_DELAY": "0",
-        "FETCH_TIMEOUT": "2",
-        "FETCH_RETRIES": "0",
-        "SHIPPED_SOURCES": "false",  # only the page of this test is watched
-        "MAIL_FROM": "alerts@tracker.test",
-        "RETRY_DELAYS": "1s",
-    }
     with (
         PageServer() as site,
         MailServer(tmp_path, tls="starttls", auth=AUTH) as mail,
         WebhookReceiver() as hooks,
     ):
-        for key, value in {**env, **{k.upper(): v for k, v in mail.settings().items()}}.items():
-            monkeypatch.setenv(f"TRACKER_{key}", str(value))
+        db = use_loaded_copy(
+            templates,
+            tmp_path,
+            monkeypatch,
+            allow_loopback="1",
+            host_delay="0",
+            fetch_timeout="2",
+            fetch_retries="0",
+            shipped_sources="false",  # only the page of this test is watched
+            mail_from="alerts@tracker.test",
+            retry_delays="1s",
+            **{k: str(v) for k, v in mail.settings().items()},
+        )
         site.page("/ri", STATUTE)
         yield Loop(cli, site, mail, hooks, f"sqlite:///{db}")
 
@@ -265,44 +263,18 @@ def test_stale_records_follow_the_setting(loop: Loop, monkeypatch: pytest.Monkey
     assert "no record is older" in loop.run("review", "--stale", "US-RI").out
 
 
+RECORD_RI = ["record", "US-RI", "banned", "--from", "2026-12-01", "--citation", "X"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["review", "12345"], "no review item #12345"),
         (["review", "US-RI", "--dismiss", "x"], "--dismiss needs a review item number"),
         (["review", "Nowhereland"], "unknown place"),
-        (
-            ["record", "US-RI", "banned", "--from", "2026-12-01", "--citation", "X"],
-            "missing --source",
-        ),
-        (
-            [
-                "record",
-                "US-RI",
-                "banned",
-                "--from",
-                "2026-12-01",
-                "--citation",
-                "X",
-                "--change",
-                "x",
-            ],
-            "invalid --change",
-        ),
-        (
-            [
-                "record",
-                "US-RI",
-                "banned",
-                "--from",
-                "2026-12-01",
-                "--citation",
-                "X",
-                "--change",
-                "99",
-            ],
-            "no change #99",
-        ),
+        (RECORD_RI, "missing --source"),
+        ([*RECORD_RI, "--change", "x"], "invalid --change"),
+        ([*RECORD_RI, "--change", "99"], "no change #99"),
     ],
 )
 def test_bad_input_exits_2_and_writes_nothing(loop: Loop, args: list[str], message: str) -> None:

@@ -6,7 +6,6 @@ sources disable|enable KEY` for shipped sources too, kept in the operator's own 
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import Templates
+from tests.conftest import Templates, use_loaded_copy
 from tests.support.pages import PageServer
 from tracker.paths import jurisdictions_dir
 
@@ -24,15 +23,9 @@ SHIPPED = "us-ri-gen-laws-21-28.12-5"
 
 @pytest.fixture
 def site(templates: Templates, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    db = tmp_path / "tracker.db"
-    shutil.copy(templates.sqlite_loaded, db)
-    for key, value in {
-        "DATABASE_URL": f"sqlite:///{db}",
-        "ALLOW_LOOPBACK": "1",
-        "HOST_DELAY": "0",
-        "FETCH_RETRIES": "0",
-    }.items():
-        monkeypatch.setenv(f"TRACKER_{key}", value)
+    use_loaded_copy(
+        templates, tmp_path, monkeypatch, allow_loopback="1", host_delay="0", fetch_retries="0"
+    )
     with PageServer() as s:
         s.page("/Statutes/TITLE21/21-28.12/21-28.12-5.htm", STATUTE)
         yield s
