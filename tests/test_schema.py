@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -184,3 +185,33 @@ def test_postgres_without_its_driver_says_how_to_install_it(tmp_path) -> None:  
     assert done.returncode == 3, done.stderr
     assert "PostgreSQL needs the psycopg driver" in done.stderr
     assert "pip install 'kratom-tracker[postgres]'" in done.stderr
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_database_of_the_web_rate_release_gets_every_later_table(
+    backend: str, tmp_path: Path
+) -> None:
+    """A release stamped its databases `0008_web_rate` right after `0005_subscriber_place`,
+    without `0006_knowledge` and `0007_review`. Upgrading such a database must add them
+    (an edited down_revision once made Alembic count them as applied: no review_item)."""
+    if backend == "sqlite":
+        url, name = f"sqlite:///{tmp_path / 'web-rate.db'}", None
+    else:
+        name = create_pg_database()
+        url = _pg_url(name)
+    try:
+        _migrate_to(url, "0008_web_rate")
+        db = Database(make_engine(url))
+        try:
+            with db.read() as conn:
+                assert not sa.inspect(conn).has_table("review_item")
+                assert sa.inspect(conn).has_table("web_rate")
+            assert schema.state(db).status == "behind"
+            assert schema.upgrade(db) is True
+            assert schema.state(db).status == "current"
+            assert schema.differences(db) == []
+        finally:
+            db.dispose()
+    finally:
+        if name:
+            drop_pg_database(name)

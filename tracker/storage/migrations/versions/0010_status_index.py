@@ -1,7 +1,7 @@
 """status_record: the index of current rows becomes a plain index
 
 Revision ID: 0010_status_index
-Revises: 0008_web_rate
+Revises: 0007_review, 0008_web_rate
 Create Date: 2026-12-02 06:00:00.000000
 
 `ix_status_current` was partial (`WHERE superseded_at IS NULL`, on both backends). Its
@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_status_index"
-down_revision = "0008_web_rate"
+# Joins the branches: 0008 was released after 0005 while 0006 and 0007 were written.
+down_revision = ("0007_review", "0008_web_rate")
 branch_labels = None
 depends_on = None
 
