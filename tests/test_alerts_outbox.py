@@ -212,3 +212,50 @@ def test_effective_and_expiring_events_are_emitted_once(empty_db: Database) -> N
     assert found[1][2]["days_left"] == 19 and found[0][2]["citation"] == "Test Act US-RI §1"
     alerts = [r.key for r in _rows(empty_db)]
     assert len(alerts) == 2  # the subscriber asked for exactly these kinds
+
+
+def test_a_slow_batch_keeps_the_lease_of_the_rows_it_has_still_to_send(
+    empty_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each send here takes most of a lease. The batch renews the lease of the rows it
+    has still to send whenever it records outcomes, so another replica claiming meanwhile
+    gets none of them (it would have sent them a second time)."""
+    from tracker.alerts import dispatch
+    from tracker.storage import lease
+
+    clock = Clock()
+    with empty_db.write() as conn:
+        for n in range(3):
+            outbox.enqueue(
+                conn,
+                f"notice:test:{n}",
+                channel="email",
+                purpose="notice",
+                recipient="ops@tracker.test",
+                payload={"subject": f"notice {n}", "lines": ["a line"]},
+                now=clock(),
+            )
+    run = dispatcher(empty_db, make_settings(), clock)
+    monkeypatch.setattr(dispatch, "FLUSH_EVERY", 0.0)  # record after every send
+    plain = dispatch.Dispatcher._send
+    stolen: list[int] = []
+
+    def slow(self: dispatch.Dispatcher, *args: Any) -> Any:
+        outcome = plain(self, *args)
+        clock.advance(seconds=self.lease_for.total_seconds() * 0.8)
+        other = lease.claim(
+            empty_db,
+            OUTBOX,
+            "another-replica",
+            lease_for=self.lease_for,
+            limit=10,
+            now=clock(),
+            where=[OUTBOX.c.status == "pending"],  # as a dispatcher claims
+        )
+        stolen.extend(r.id for r in other)
+        return outcome
+
+    monkeypatch.setattr(dispatch.Dispatcher, "_send", slow)
+    stats = run.run()
+    assert stats.sent == 3
+    assert stolen == []

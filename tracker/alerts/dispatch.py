@@ -41,7 +41,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from contextlib import ExitStack
@@ -272,14 +272,16 @@ class Dispatcher:
         done: dict[int, Outcome] = {}
         pending: list[Row[Any]] = []
         flushed = time.monotonic()
-        for r in rows:
+        for i, r in enumerate(rows):
             kind = kind_for(r.channel, self.settings)
             if kind not in open_notifiers:
                 open_notifiers[kind] = stack.enter_context(load(kind)(self.settings))
             done[r.id] = self._send(open_notifiers[kind], r, built.pop(r.id), kind)
             pending.append(r)
             if time.monotonic() - flushed >= FLUSH_EVERY:
-                self._record(pending, done, stats)
+                # The rows still to send keep their lease: a slow batch is not claimed
+                # (and sent again) by another replica meanwhile.
+                self._record(pending, done, stats, keep=[x.id for x in rows[i + 1 :]])
                 pending, flushed = [], time.monotonic()
         self._record(pending, done, stats)
 
@@ -289,7 +291,7 @@ class Dispatcher:
         wait for their next attempt."""
         down: str | None = None
         with load("webhook")(self.settings) as notifier:
-            for r in rows:
+            for i, r in enumerate(rows):
                 item = built.pop(r.id)
                 if down is not None:
                     outcome = Outcome("retry", f"not tried: {down}")
@@ -297,13 +299,22 @@ class Dispatcher:
                     outcome = self._send(notifier, r, item, "webhook")
                     if outcome.unreachable:
                         down = outcome.error or "no answer"
-                self._record([r], {r.id: outcome}, stats)
+                self._record([r], {r.id: outcome}, stats, keep=[x.id for x in rows[i + 1 :]])
 
-    def _record(self, rows: list[Row[Any]], outcomes: dict[int, Outcome], stats: Stats) -> None:
+    def _record(
+        self,
+        rows: list[Row[Any]],
+        outcomes: dict[int, Outcome],
+        stats: Stats,
+        keep: Sequence[int] = (),
+    ) -> None:
+        """Complete `rows` with their outcomes and, in the same write, renew the lease of
+        the rows `keep` (those of the batch still to send)."""
         if not rows:
             return
         now = self.clock()
         with self.db.write() as conn:
+            lease.extend(conn, OUTBOX, keep, self.owner, now + self.lease_for)
             for r in rows:
                 o = outcomes[r.id]
                 attempts = r.attempts + (0 if o.result == "skipped" else 1)
