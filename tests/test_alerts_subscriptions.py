@@ -217,3 +217,30 @@ def test_digest_preview_command(cli: Any, cli_db: Database) -> None:
     assert "<h2" in html.out and "Rhode Island" in html.out
     with cli_db.read() as conn:  # a preview marks nothing and sends nothing
         assert conn.execute(sa.select(sa.func.count()).select_from(OUTBOX)).scalar() == 0
+
+
+def test_a_second_digest_sent_in_the_same_minute_is_refused_not_lost(
+    empty_db: Database,
+) -> None:
+    """`tracker digest send` keys its row by the minute. A second send in that minute
+    must not mark new items with the first row's key (they would never be sent): it is
+    refused, and the new item keeps waiting."""
+    from tests.support.alerting import subscribe
+    from tracker.alerts import digest
+
+    subscribe(empty_db, "dora@example.org", places=["US-AL"], cadence="daily", hour=7)
+    record(empty_db, "US-AL", "banned")
+    now = datetime(2026, 12, 2, 9, 30, 5, tzinfo=UTC)
+    with empty_db.write() as conn:
+        key, count = digest.enqueue_now(conn, "dora@example.org", now=now)
+    assert count == 1
+    record(empty_db, "US-AL", "restricted", start="2026-05-01")
+    with pytest.raises(UsageError, match="less than a minute ago"), empty_db.write() as conn:
+        digest.enqueue_now(conn, "dora@example.org", now=now.replace(second=40))
+    with empty_db.read() as conn:
+        subscriber_id = conn.execute(
+            sa.select(SUBSCRIBER.c.id).where(SUBSCRIBER.c.email == "dora@example.org")
+        ).scalar_one()
+        assert len(digest.pending_items(conn, subscriber_id)) == 1
+        sent_rows = conn.execute(sa.select(OUTBOX.c.key).where(OUTBOX.c.purpose == "digest"))
+        assert [r.key for r in sent_rows] == [key]

@@ -138,12 +138,6 @@ def _chunk(conn: Connection, claimed: list[Row[Any]], owner: str, now: datetime)
         if not ids:
             continue
         key = slot_key(sub.id, slot)
-        start = sub.digest_since or sub.confirmed_at
-        payload = {
-            "event_ids": ids,
-            "period_start": start.isoformat() if start else None,
-            "period_end": slot.isoformat(),
-        }
         boxes.append(
             outbox.row(
                 key,
@@ -152,7 +146,7 @@ def _chunk(conn: Connection, claimed: list[Row[Any]], owner: str, now: datetime)
                 purpose="digest",
                 recipient=sub.email,
                 subscriber_id=sub.id,
-                payload=payload,
+                payload=_period(sub, ids, slot),
             )
         )
         marks += [{"b_sub": sub.id, "b_event": e, "b_key": key} for e in ids]
@@ -169,6 +163,16 @@ def _chunk(conn: Connection, claimed: list[Row[Any]], owner: str, now: datetime)
     existing = set(conn.execute(sa.select(OUTBOX.c.key).where(OUTBOX.c.key.in_(keys))).scalars())
     outbox.enqueue_many(conn, boxes)
     return len(set(keys) - existing)
+
+
+def _period(sub: Any, ids: list[int], end: datetime) -> dict[str, Any]:
+    """The payload of a digest: its events and the period they fall in."""
+    start = sub.digest_since or sub.confirmed_at
+    return {
+        "event_ids": ids,
+        "period_start": start.isoformat() if start else None,
+        "period_end": end.isoformat(),
+    }
 
 
 def enqueue_now(conn: Connection, email: str, now: datetime | None = None) -> tuple[str, int]:
@@ -197,26 +201,21 @@ def enqueue_now(conn: Connection, email: str, now: datetime | None = None) -> tu
             "Digest items appear as matching events are recorded.",
         )
     key = slot_key(sub.id, now) + ":now"
-    start = sub.digest_since or sub.confirmed_at
-    payload = {
-        "event_ids": ids,
-        "period_start": start.isoformat() if start else None,
-        "period_end": now.isoformat(),
-    }
-    outbox.enqueue_many(
+    enqueued = outbox.enqueue(
         conn,
-        [
-            outbox.row(
-                key,
-                now=now,
-                channel="email",
-                purpose="digest",
-                recipient=sub.email,
-                subscriber_id=sub.id,
-                payload=payload,
-            )
-        ],
+        key,
+        channel="email",
+        purpose="digest",
+        recipient=sub.email,
+        subscriber_id=sub.id,
+        payload=_period(sub, ids, now),
+        now=now,
     )
+    if enqueued is None:  # one was sent this very minute: its key is taken
+        raise UsageError(
+            f"a digest for {address} was sent less than a minute ago",
+            "Send again in a minute; what arrived since then waits for it.",
+        )
     conn.execute(
         DIGEST_ITEM.update()
         .where(
