@@ -235,3 +235,22 @@ def test_a_notice_recorded_by_a_lane_just_after_a_query_is_still_sent(
     assert stats.dead == 1
     notices = list((settings.data_path / "mail").glob("notice*.eml"))
     assert len(notices) == 1 and "410 Gone" in notices[0].read_text()
+
+
+def test_an_unreachable_receiver_is_named_in_plain_words(empty_db: Database) -> None:
+    """The row's error (and so the operator's notice) says what to check, as a failing
+    source does, never the HTTP library's internals."""
+    import socket
+
+    with socket.socket() as s:  # a free port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with empty_db.write() as conn:
+        webhooks.add(conn, f"http://127.0.0.1:{port}/hook", allow_loopback=True)
+    record(empty_db, "US-AL", "banned")
+    dispatcher(empty_db, make_settings(), Clock()).run()
+    (row,) = [r for r in _rows(empty_db) if r.channel == "webhook"]
+    assert row.last_error == (
+        f"cannot reach the host 127.0.0.1:{port}: connection refused (is the server down?)"
+    )
+    assert "ConnectionPool" not in row.last_error and " at 0x" not in row.last_error

@@ -17,10 +17,11 @@ import yaml
 
 from tests.support.pages import PageServer, Reply
 from tracker.errors import SourceError
+from tracker.netguard import describe_failure
 from tracker.storage.engine import Database
 from tracker.storage.tables_watch import SOURCE
 from tracker.watch.cycle import run_cycle
-from tracker.watch.fetch import Fetcher, describe_failure
+from tracker.watch.fetch import Fetcher
 from tracker.watch.sources import FAILURE_RETRY, Spec, retry_due
 from tracker.watch.watcher import WatchConfig, Watcher
 

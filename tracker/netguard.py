@@ -16,15 +16,21 @@ of this thread uses is registered with `d`; a watchdog thread shuts those socket
 when the time is up, so the blocked read returns at once, and `d.expired` tells the
 caller why it failed (a body cut short that way must not be taken for the whole one).
 `abort_all()` expires every deadline at once (Ctrl-C, SIGTERM).
+
+`describe_failure` says, in words an operator can act on, why a request got no HTTP
+answer: the watcher's errors and the webhook notifier's both use it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import heapq
 import ipaddress
 import itertools
+import re
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -35,6 +41,7 @@ from urllib.parse import urlsplit
 import requests
 from requests_hardened import Config, Manager
 from requests_hardened.ip_filter import InvalidIPAddress, filter_host
+from urllib3 import exceptions as urllib3_exceptions
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util import Retry
@@ -249,3 +256,54 @@ def _is_loopback(ip: str) -> bool:
         return ipaddress.ip_address(ip.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def describe_failure(exc: BaseException, url: str, timeout: float) -> str:
+    """What went wrong with a request that got no HTTP answer, in words an operator can
+    act on: `cannot reach the host H: connection refused`, `... its name does not
+    resolve`, `no answer within N s from H`. Never a library's internals (no
+    `HTTPConnectionPool(...)`, no object reprs): the innermost OS or TLS error decides."""
+    host = urlsplit(url).netloc or url
+    if isinstance(exc, requests.exceptions.InvalidSchema | requests.exceptions.InvalidURL):
+        return "cannot fetch: not an http(s) URL (a redirect to another scheme?)"
+    chain: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and cause not in chain:
+        chain.append(cause)
+        inner = getattr(cause, "reason", None)  # urllib3 keeps the cause here
+        cause = inner if isinstance(inner, BaseException) else cause.__cause__ or cause.__context__
+    for err in reversed(chain):  # innermost first
+        if isinstance(err, socket.gaierror) or "resolve" in str(err).lower():
+            return (
+                f"cannot reach the host {host}: its name does not resolve "
+                "(no network, or a wrong address?)"
+            )
+        if isinstance(err, ConnectionRefusedError):
+            return f"cannot reach the host {host}: connection refused (is the server down?)"
+        if isinstance(err, ConnectionResetError | BrokenPipeError):
+            return f"the connection to {host} was cut off"
+        if isinstance(err, ssl.SSLError):
+            reason = getattr(err, "reason", None) or type(err).__name__
+            return f"cannot reach the host {host} securely: TLS failed ({reason})"
+        if isinstance(err, OSError) and err.errno in _UNREACHABLE:
+            return f"cannot reach the host {host}: network unreachable (offline?)"
+        if isinstance(err, TimeoutError | socket.timeout | requests.Timeout):
+            return f"no answer within {timeout:g} s from {host}"
+    if any(isinstance(e, urllib3_exceptions.TimeoutError) for e in chain):
+        return f"no answer within {timeout:g} s from {host}"
+    return f"cannot reach the host {host}: {_reason(exc)}"
+
+
+_UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN}
+# A library's internals in a message: pool reprs, object addresses, "Max retries" noise.
+_INTERNALS = re.compile(
+    r"\w*ConnectionPool\([^)]*\)|<[^<>]* at 0x[0-9a-f]+>|\w+Connection\([^)]*\)|"
+    r"Max retries exceeded with url: \S+|\(Caused by \w+\(|[\"')]+$"
+)
+
+
+def _reason(exc: BaseException) -> str:
+    """A short message for an error `describe_failure` does not classify."""
+    text = _INTERNALS.sub(" ", str(exc))
+    text = " ".join(text.replace('("', " ").split()).strip(" :;,('\"")
+    return text[:200] or type(exc).__name__

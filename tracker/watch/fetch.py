@@ -28,18 +28,12 @@ slower).
 from __future__ import annotations
 
 import email.utils
-import errno
-import re
-import socket
-import ssl
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
-from urllib3 import exceptions as urllib3_exceptions
 from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util import Retry
 
@@ -181,7 +175,9 @@ class Fetcher:
         except requests.TooManyRedirects:
             raise SourceError("redirect loop (more than 10 redirects)", stage="fetch") from None
         except requests.RequestException as exc:
-            raise SourceError(describe_failure(exc, url, self.timeout), stage="fetch") from None
+            raise SourceError(
+                netguard.describe_failure(exc, url, self.timeout), stage="fetch"
+            ) from None
         try:
             return self._read(r, started)
         finally:
@@ -210,7 +206,7 @@ class Fetcher:
                 retry_after=retry_after,
             )
         # A 304's empty body is read too: that is what returns the connection to the pool.
-        body = r.content if r.status_code == 304 else self._body(r, started)
+        body = r.content if r.status_code == 304 else self._body(r)
         return Response(
             status=r.status_code,
             body=body,
@@ -222,7 +218,7 @@ class Fetcher:
             elapsed_ms=int((time.monotonic() - started) * 1000),
         )
 
-    def _body(self, r: requests.Response, started: float) -> bytes:
+    def _body(self, r: requests.Response) -> bytes:
         length = r.headers.get("Content-Length", "")
         if length.isdigit() and int(length) > self.max_bytes:
             raise SourceError(
@@ -246,61 +242,8 @@ class Fetcher:
                     )
                 chunks.append(chunk)
         except requests.RequestException as exc:
-            reason = describe_failure(exc, r.url, self.timeout)
+            reason = netguard.describe_failure(exc, r.url, self.timeout)
             raise SourceError(f"broken response body: {reason}", stage="fetch") from None
-        limit = netguard.current()
-        if limit is not None and limit.expired:
-            # The watchdog shut the socket: the body ends early, maybe looking complete.
-            raise SourceError(_TOO_SLOW.format(seconds=limit.seconds), stage="fetch")
+        # A body the deadline's watchdog cut may look complete: `get` checks the deadline
+        # once this returns.
         return b"".join(chunks)
-
-
-def describe_failure(exc: BaseException, url: str, timeout: float) -> str:
-    """What went wrong with a request that got no HTTP answer, in words an operator can
-    act on: `cannot reach the host H: connection refused`, `... its name does not
-    resolve`, `no answer within N s from H`. Never a library's internals (no
-    `HTTPConnectionPool(...)`, no object reprs): the innermost OS or TLS error decides."""
-    host = urlsplit(url).netloc or url
-    if isinstance(exc, requests.exceptions.InvalidSchema | requests.exceptions.InvalidURL):
-        return "cannot fetch: not an http(s) URL (a redirect to another scheme?)"
-    chain: list[BaseException] = []
-    cause: BaseException | None = exc
-    while cause is not None and cause not in chain:
-        chain.append(cause)
-        inner = getattr(cause, "reason", None)  # urllib3 keeps the cause here
-        cause = inner if isinstance(inner, BaseException) else cause.__cause__ or cause.__context__
-    for err in reversed(chain):  # innermost first
-        if isinstance(err, socket.gaierror) or "resolve" in str(err).lower():
-            return (
-                f"cannot reach the host {host}: its name does not resolve "
-                "(no network, or a wrong address?)"
-            )
-        if isinstance(err, ConnectionRefusedError):
-            return f"cannot reach the host {host}: connection refused (is the server down?)"
-        if isinstance(err, ConnectionResetError | BrokenPipeError):
-            return f"the connection to {host} was cut off"
-        if isinstance(err, ssl.SSLError):
-            reason = getattr(err, "reason", None) or type(err).__name__
-            return f"cannot reach the host {host} securely: TLS failed ({reason})"
-        if isinstance(err, OSError) and err.errno in _UNREACHABLE:
-            return f"cannot reach the host {host}: network unreachable (offline?)"
-        if isinstance(err, TimeoutError | socket.timeout | requests.Timeout):
-            return f"no answer within {timeout:g} s from {host}"
-    if any(isinstance(e, urllib3_exceptions.TimeoutError) for e in chain):
-        return f"no answer within {timeout:g} s from {host}"
-    return f"cannot reach the host {host}: {_reason(exc)}"
-
-
-_UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN}
-# A library's internals in a message: pool reprs, object addresses, "Max retries" noise.
-_INTERNALS = re.compile(
-    r"\w*ConnectionPool\([^)]*\)|<[^<>]* at 0x[0-9a-f]+>|\w+Connection\([^)]*\)|"
-    r"Max retries exceeded with url: \S+|\(Caused by \w+\(|[\"')]+$"
-)
-
-
-def _reason(exc: BaseException) -> str:
-    """A short message for an error `describe_failure` does not classify."""
-    text = _INTERNALS.sub(" ", str(exc))
-    text = " ".join(text.replace('("', " ").split()).strip(" :;,('\"")
-    return text[:200] or type(exc).__name__

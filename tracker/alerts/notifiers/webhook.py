@@ -87,7 +87,8 @@ class WebhookNotifier:
             except requests.RequestException as exc:
                 if deadline.expired:
                     return slow
-                return Outcome("retry", f"cannot reach {item.url}: {exc}", unreachable=True)
+                reason = netguard.describe_failure(exc, item.url, self.timeout)
+                return Outcome("retry", reason, unreachable=True)
             if deadline.expired:  # cut while the headers dripped in: not an answer
                 response.close()
                 return slow
