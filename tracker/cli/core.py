@@ -125,30 +125,20 @@ def _render_answer(a: Answer, under: dict[str, Any] | None = None) -> str:
                 (r["checked"] or "undated") if r else "-",
             ]
         )
-        for ex in lvl.expired:
+        # Rules of the level that do not answer here, each with why in its "until" cell.
+        asides = [(x, f"expired {x['expires']}") for x in lvl.expired]
+        asides += [(x, "not here: unincorporated area only") for x in lvl.elsewhere]
+        for x, why in asides:
             rows.append(
                 [
                     "",
                     "",
-                    paint(f"({ex['status']} {ex['substance']})", "bright_black"),
-                    ex["valid_from"] or "unknown",
-                    f"expired {ex['expires']}",
-                    short(citation(ex), 50),
-                    tier_text(ex),
-                    ex["checked"] or "undated",
-                ]
-            )
-        for out in lvl.elsewhere:
-            rows.append(
-                [
-                    "",
-                    "",
-                    paint(f"({out['status']} {out['substance']})", "bright_black"),
-                    out["valid_from"] or "unknown",
-                    "not here: unincorporated area only",
-                    short(citation(out), 50),
-                    tier_text(out),
-                    out["checked"] or "undated",
+                    paint(f"({x['status']} {x['substance']})", "bright_black"),
+                    span_text(x)[0],
+                    why,
+                    short(citation(x), 50),
+                    tier_text(x),
+                    x["checked"] or "undated",
                 ]
             )
     headers = ["level", "place", "status", "from", "until", "citation", "tier", "checked"]

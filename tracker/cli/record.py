@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Sequence
-from datetime import date
 
 import click
 
-from tracker.cli.common import short, substance_option, tier_text
+from tracker.cli.common import row_id, short, substance_option, tier_text
 from tracker.cli.context import database
 from tracker.cli.output import SCHEMA, echo_json, json_option, status_text, table
 from tracker.errors import UsageError
@@ -35,16 +33,6 @@ def _url(value: str, option: str) -> str:
     return url
 
 
-def _last_day(d: PartialDate) -> date:
-    """The last day a partial date can mean (31 December of a year-only date)."""
-    if d.precision == "year":
-        return date(d.value.year, 12, 31)
-    if d.precision == "month":
-        year, month = d.value.year, d.value.month
-        return date(year, month, calendar.monthrange(year, month)[1])
-    return d.value
-
-
 def _valid_citation(citation: str, start: PartialDate, expires: PartialDate | None) -> str:
     """The citation, stripped; refuses an empty one and an expiry before the start."""
     if not citation.strip() or not citation.isprintable():
@@ -52,7 +40,8 @@ def _valid_citation(citation: str, start: PartialDate, expires: PartialDate | No
             f"invalid --citation {citation!r}",
             "Give the citation of the instrument, e.g. 'R.I. Gen. Laws § 21-28.12-5'.",
         )
-    if expires is not None and _last_day(expires) < start.value:
+    # Refused only when the whole period `expires` names ends before the start.
+    if expires is not None and expires.period_end().value <= start.value:
         raise UsageError(
             f"--expires {expires} is before --from {start}",
             "A rule cannot expire before it takes effect: check both dates.",
@@ -70,12 +59,6 @@ def _partial(value: str | None, option: str) -> PartialDate | None:
             f"invalid {option}: {value!r}",
             "Accepted forms: YYYY-MM-DD, or YYYY-MM / YYYY when only the month or year is known.",
         ) from None
-
-
-def _change_number(text: str) -> int:
-    if not text.lstrip("#").isdigit():
-        raise UsageError(f"invalid --change {text!r}", "Give a number from `tracker review`.")
-    return int(text.lstrip("#"))
 
 
 def _page(proof: object) -> str:
@@ -195,7 +178,11 @@ def record(
     expiry = _partial(expires, "--expires")
     citation = _valid_citation(citation, start, expiry)
     source_url = _url(source_url, "--source") if source_url is not None else None
-    change_id = _change_number(change) if change is not None else None
+    change_id = (
+        row_id(change, "--change", "Give a number from `tracker review`.")
+        if change is not None
+        else None
+    )
     if source_url is None and change_id is None:
         raise UsageError("missing --source", "Give --source URL, or --change N to cite a change.")
     seen = _partial(checked, "--checked") or PartialDate(utcnow().date())

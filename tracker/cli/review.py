@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from tracker.cli.common import short
+from tracker.cli.common import row_id, short
 from tracker.cli.context import database, settings
 from tracker.cli.output import SCHEMA, echo_json, json_option, paint, table
 from tracker.errors import UsageError
@@ -17,8 +17,11 @@ from tracker.timeutil import utcnow
 
 
 def _number(text: str) -> int | None:
-    stripped = text.strip().lstrip("#")
-    return int(stripped) if stripped.isdigit() else None
+    """A review item's number (`12`, `#12`), checked as every row id is; None for
+    anything else (a place)."""
+    if not text.strip().lstrip("#").isdigit():
+        return None
+    return row_id(text, "review item", "Give a number from `tracker review`.")
 
 
 @click.command()
