@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # imported where used: `tracker.export.documents` (every --js
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EXPORT_FILES", "export", "export_folder", "formats", "regenerate_exports"]
+__all__ = ["EXPORT_FILES", "export", "export_folder", "regenerate_exports"]
 
 # What `regenerate_exports` writes for kratom: (format, file name). For another substance
 # the file name gets `-<substance>` before its suffix: `status-7-oh.json`.

@@ -83,7 +83,9 @@ def answers_for(conn: Connection, texts: Sequence[str], w: When) -> list[Found]:
         else:
             place = places_mod.resolve(conn, text)
             found.append((effective(conn, place, w.substance, w.as_of, w.known_at), None))
-    items = open_by_place(conn) if w.known_at is None else {}
+    # Only the items of the places answered and of the levels that decided them.
+    codes = {c for a, _ in found for c in (a.place.code, a.decided_by and a.decided_by.code) if c}
+    items = open_by_place(conn, codes) if w.known_at is None else {}
     return [
         Found(a, z, under_review(items, a.place.code, a.decided_by.code if a.decided_by else None))
         for a, z in found

@@ -167,11 +167,8 @@ class App:
             logger.exception("%s %s failed", request.method, request.path)
             return Response.text("internal error\n", 500)
 
-    def request_from(self, environ: dict[str, Any]) -> Request:
-        try:
-            length = _content_length(environ)
-        except ValueError:
-            length = 0
+    def request_from(self, environ: dict[str, Any], length: int) -> Request:
+        """The request of `environ`, whose Content-Length `__call__` has checked."""
         body = environ["wsgi.input"].read(min(length, self.max_body)) if length > 0 else b""
         headers = {
             k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")
@@ -200,7 +197,7 @@ class App:
             head = [("Content-Type", "text/plain; charset=utf-8"), *self.headers.items()]
             start_response("400 Bad Request", head)
             return [b"bad request: Content-Length is not a number\n"]
-        request = self.request_from(environ)
+        request = self.request_from(environ, length)
         if length > self.max_body:
             response = Response.text(f"request body over {self.max_body} bytes\n", 413)
         else:

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 from tracker.errors import AmbiguousPlace, PlaceNotFound, UsageError
 from tracker.export import snapshot_for
 from tracker.export.registry import get_format
-from tracker.export.verified import last_verified, latest, verified_on
+from tracker.export.verified import verified_on
 from tracker.export.view import STATUS_INFO, TIER_INFO, citation, page_context, safe_url
 from tracker.law import places as places_mod
 from tracker.law import zips
@@ -110,8 +110,9 @@ def place_context(conn: Connection, place: Place, w: params.When) -> dict[str, A
     history = [record_dict(r) for r in history_rows(conn, place.code)]
     # The open review items of the place and of the level that decides it (the review
     # loop, `tracker review`): an official page changed and no one has reviewed it yet.
+    # A fact of now, as in the API and the CLI: none when viewing a past known_at.
     codes = [place.code] + ([answer.decided_by.code] if answer.decided_by else [])
-    opened = open_by_place(conn, codes)
+    opened = open_by_place(conn, codes) if w.known_at is None else {}
     review = sorted(
         (i for code in dict.fromkeys(codes) for i in opened.get(code, [])),
         key=lambda i: (i["opened_at"], i["id"]),
@@ -123,10 +124,8 @@ def place_context(conn: Connection, place: Place, w: params.When) -> dict[str, A
         "status_name": STATUS_INFO[a["status"]][1],
         "status_meaning": STATUS_INFO[a["status"]][2],
         "levels": levels,
-        "last_verified": latest(
-            answer.record["checked"] if answer.record else None,
-            last_verified(conn, [answer])[place.code],
-        ),
+        # The deciding record is one of the levels': its date is already in `by_id`.
+        "last_verified": by_id.get(answer.record["id"]) if answer.record else None,
         "current": [r for r in history if r["superseded_at"] is None],
         "superseded": [r for r in history if r["superseded_at"] is not None],
         "review": review,
