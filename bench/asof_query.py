@@ -28,8 +28,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from tracker.law import places
+from tracker.law.asof import rows_at
 from tracker.law.effective import effective
-from tracker.law.history import rows_at
 from tracker.paths import jurisdictions_dir
 from tracker.storage.engine import Database, make_engine
 from tracker.storage.schema import upgrade as migrate

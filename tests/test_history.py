@@ -8,10 +8,11 @@ import pytest
 import sqlalchemy as sa
 
 from tracker.law import places
+from tracker.law.asof import rows_at
 from tracker.law.belief import Belief, gaps
 from tracker.law.dates import PartialDate
 from tracker.law.effective import effective
-from tracker.law.history import current_rows, record_belief, retract, rows_at
+from tracker.law.history import current_rows, record_belief, retract
 from tracker.storage.engine import Database, make_engine
 from tracker.storage.tables_core import EVENT, STATUS
 

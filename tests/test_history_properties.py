@@ -11,9 +11,10 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tracker.law.asof import rows_at
 from tracker.law.belief import Belief
 from tracker.law.dates import PartialDate
-from tracker.law.history import current_rows, record_belief, rows_at
+from tracker.law.history import current_rows, record_belief
 from tracker.storage.engine import Database
 from tracker.storage.tables_core import PLACE
 

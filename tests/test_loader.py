@@ -17,10 +17,11 @@ import sqlalchemy as sa
 from tests.conftest import CliResult
 from tracker.errors import DataFileError
 from tracker.law import places
+from tracker.law.asof import history_rows
 from tracker.law.belief import Belief
 from tracker.law.bootstrap import ensure_ready
 from tracker.law.effective import effective
-from tracker.law.history import history_rows, record_belief
+from tracker.law.history import record_belief
 from tracker.paths import jurisdictions_dir
 from tracker.storage.engine import Database, knowledge_time
 from tracker.storage.tables_core import (

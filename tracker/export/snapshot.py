@@ -23,9 +23,9 @@ from sqlalchemy.engine import Connection
 
 from tracker.errors import UsageError
 from tracker.export.verified import last_verified
+from tracker.law.asof import record_dict
 from tracker.law.dates import PartialDate
 from tracker.law.effective import Answer, effective_all, pending
-from tracker.law.history import record_dict
 from tracker.law.places import level_name
 from tracker.law.review import open_by_place, under_review
 from tracker.storage.tables_core import EVENT, INTERNATIONAL, STATUS

@@ -15,9 +15,10 @@ are different evidence.
   decided by no record. In the JSON export it stays an ISO 8601 time (the field's type
   in `tracker.export/1`).
 
-A record's last verification is the later of the two (`latest`): what `tracker status`
-and the status page show, and what `stale_records` (`tracker review --stale`) and
-`tracker coverage` compare with `stale_days`.
+A record's last verification is the later of the two (`latest`): what the status page,
+the place pages and the exports show, and what `stale_records` (`tracker review
+--stale`) compares with `stale_days`. `tracker coverage` counts staleness from `checked`
+alone (`coverage.is_stale`); both judge a `checked` period by `dates.checked_end`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from tracker.law.dates import PartialDate
+from tracker.law.dates import checked_end
 from tracker.law.effective import Answer, effective_all
 from tracker.storage.tables_review import REVIEW_ITEM
 from tracker.storage.tables_watch import PAGE_CHANGE, SOURCE
@@ -82,9 +83,8 @@ def _last_dismissed(conn: Connection, codes: Sequence[str]) -> dict[str, datetim
 
 def _after_checked(when: datetime, checked: str | None) -> bool:
     """True when `when` falls after the whole `checked` period (or none is known)."""
-    if checked is None:
-        return True
-    return when.date() >= PartialDate.parse(checked).period_end().value
+    end = checked_end(checked)
+    return end is None or when.date() >= end
 
 
 def _confirmations(
@@ -135,13 +135,10 @@ def last_verified(conn: Connection, answers: Sequence[Answer]) -> dict[str, date
 def latest(checked: str | None, confirmed: datetime | None) -> date | None:
     """The day of a record's last verification: its confirmation, or else the last day of
     its `checked` period (the latest day the material could be from); None for neither."""
-    if confirmed is not None:
-        end = PartialDate.parse(checked).period_end().value if checked else None
-        day = confirmed.date()
-        return day if end is None or day >= end else end - timedelta(days=1)
-    if checked is None:
-        return None
-    return PartialDate.parse(checked).period_end().value - timedelta(days=1)
+    end = checked_end(checked)
+    if confirmed is not None and (end is None or confirmed.date() >= end):
+        return confirmed.date()
+    return None if end is None else end - timedelta(days=1)
 
 
 def stale_records(

@@ -114,7 +114,3 @@ def history_rows(conn: Connection, place_code: str) -> list[Row[Any]]:
             )
         )
     )
-
-
-def first_knowledge_time(conn: Connection) -> datetime | None:
-    return conn.execute(sa.select(sa.func.min(STATUS.c.recorded_at))).scalar()

@@ -24,10 +24,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from tracker.law.asof import record_dict, rows_at
 from tracker.law.belief import bounds, is_empty
-from tracker.law.dates import PartialDate
+from tracker.law.dates import checked_end
 from tracker.law.effective import effective_all, place_dict
-from tracker.law.history import record_dict, rows_at
 from tracker.law.places import all_places, label, level_name
 from tracker.storage.tables_core import STATUS
 from tracker.vocab import STATUSES, SUBSTANCE_COVERED_BY, SUBSTANCES
@@ -92,9 +92,8 @@ def _brief(rec: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
 
 def is_stale(checked: str | None, before: date) -> bool:
     """True for an undated check, or one whose whole period ended before `before`."""
-    if checked is None:
-        return True
-    return PartialDate.parse(checked).period_end().value <= before
+    end = checked_end(checked)
+    return end is None or end <= before
 
 
 def coverage(conn: Connection, substance: str, as_of: date, stale_days: int) -> Coverage:

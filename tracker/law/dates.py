@@ -79,6 +79,13 @@ class PartialDate:
         return self.value.isoformat()
 
 
+def checked_end(checked: str | None) -> date | None:
+    """The first day after the whole period a record's `checked` text names (`2021-04`
+    -> 2021-05-01), the one rule by which "last verified" and staleness are judged; None
+    for an undated check."""
+    return PartialDate.parse(checked).period_end().value if checked else None
+
+
 def column_text(row: Mapping[Any, Any], name: str) -> str | None:
     """The text of a partial date stored as columns `name` and `name_precision`
     (`"2014"`, `"2012-07"`, `"2016-05-10"`), or None."""

@@ -21,33 +21,10 @@ from sqlalchemy.engine import Connection, Row
 
 from tracker.alerts import events
 from tracker.law import places
-from tracker.law.asof import (
-    first_knowledge_time,
-    history_rows,
-    known_filter,
-    record_dict,
-    rows_at,
-    valid_filter,
-)
 from tracker.law.belief import Belief, bounds, end_of, gaps, is_empty, overlaps, start_of
 from tracker.law.effective import Answer, answers_on
 from tracker.storage.engine import knowledge_time
 from tracker.storage.tables_core import PLACE, STATUS
-
-# The read side lives in `asof`; these names stay importable from here.
-__all__ = [
-    "Recorded",
-    "answer_days",
-    "current_rows",
-    "first_knowledge_time",
-    "history_rows",
-    "known_filter",
-    "record_belief",
-    "record_dict",
-    "retract",
-    "rows_at",
-    "valid_filter",
-]
 
 
 @dataclass
@@ -122,16 +99,17 @@ def record_belief(
     _lock_place(conn, belief.place_code)
     t = at or knowledge_time(conn, now)
     result = Recorded(t)
-    place = places.get(conn, belief.place_code) if emit else None
+    span = (belief.valid_from, belief.valid_to)
+    empty = is_empty(span)
+    # A claim of no period changes no answer and emits no event: no answers to compare.
+    place = places.get(conn, belief.place_code) if emit and not empty else None
     days = answer_days(belief, t.date())
     chain = places.chain_of(conn, place) if place is not None else []
     if place is not None:
         result.before = answers_on(conn, place, belief.substance, days, chain)
-    span = (belief.valid_from, belief.valid_to)
     current = current_rows(conn, belief.place_code, belief.substance)
     touching = [r for r in current if overlaps(bounds(r), span)]
     new_values = belief.values()
-    empty = is_empty(span)
 
     if fill_gaps and not empty:
         pieces = gaps(span, [bounds(r) for r in current])
@@ -180,11 +158,11 @@ def record_belief(
                 right = {**keep, "valid_from": end.value, "valid_from_precision": end.precision}
                 result.inserted.append(_insert(conn, right, t, assertion))
 
-    if place is not None and empty:
-        result.after = result.before  # a claim of no period changes no answer
-    elif place is not None:
+    if place is not None:
         result.after = answers_on(conn, place, belief.substance, days, chain)
-        result.event_id = _emit_change(conn, belief, result.before, result.after, t, fill_gaps)
+        result.event_id = _emit_change(
+            conn, belief, place.name, result.before, result.after, t, fill_gaps
+        )
     return result
 
 
@@ -233,6 +211,7 @@ def _text(status: str, min_age: int | None) -> str:
 def _emit_change(
     conn: Connection,
     belief: Belief,
+    place: str,
     before: Sequence[Answer],
     after: Sequence[Answer],
     t: datetime,
@@ -249,7 +228,6 @@ def _emit_change(
     b, a = head
     changed = any((x.status, x.min_age) != (y.status, y.min_age) for x, y in pairs)
     importance = "major" if changed and not fill_gaps else "minor"
-    place = conn.execute(sa.select(PLACE.c.name).where(PLACE.c.code == belief.place_code)).scalar()
     own = _text(belief.status, belief.min_age)
     title = (
         f"{place}: {belief.substance} {_text(b.status, b.min_age)} -> {_text(a.status, a.min_age)}"
