@@ -161,11 +161,13 @@ def run_cycle(
     workers = max(1, min(w.config.workers, len(by_host)))
     futures: list[Future[list[CheckResult]]] = []
     pool = ThreadPoolExecutor(workers, thread_name_prefix="check")
+    collected: set[Future[list[CheckResult]]] = set()  # results already in the report
     try:
         for host in list(by_host):  # popped: a task's rows go when the task ends
             futures.append(pool.submit(check_host, w, host, by_host.pop(host), on_result))
         for future in as_completed(futures):
             report.results += future.result()
+            collected.add(future)
     except BaseException as exc:
         # Interrupted (Ctrl-C, SIGTERM) or the database went away: stop the checks in
         # progress now, then give the leases back at once rather than leave the sources
@@ -176,8 +178,9 @@ def run_cycle(
             future.cancel()
         pool.shutdown(wait=True)
         for future in futures:
-            if future.done() and not future.cancelled() and future.exception() is None:
-                report.results += [r for r in future.result() if r not in report.results]
+            ended = future.done() and not future.cancelled() and future.exception() is None
+            if ended and future not in collected:
+                report.results += future.result()
         lease.release(w.db, SOURCE, w.owner)
         lease.release(w.db, HOST, w.owner)
         if isinstance(exc, KeyboardInterrupt):

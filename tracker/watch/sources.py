@@ -351,11 +351,11 @@ def sync(db: Database, root: Path, data_dir: Path, now: datetime | None = None) 
         off = set()
         problems.append(Problem(str(data_dir / OPERATOR_FILE), None, str(exc)))
     specs = [spec for spec in specs if spec.key not in off]
-    if not policy.current().shipped:  # every shipped file counts as read, and empty
-        complete |= {r.origin for r in _origins(db) if r.origin.startswith("shipped:")}
     report = SyncReport(problems=problems)
     with db.write() as conn:
         existing = {r.key: r for r in conn.execute(sa.select(SOURCE))}
+        if not policy.current().shipped:  # every shipped file counts as read, and empty
+            complete |= {r.origin for r in existing.values() if r.origin.startswith("shipped:")}
         resolved: dict[str, str | TrackerError] = {}
         new_rows: list[dict[str, Any]] = []
         for spec in specs:
@@ -380,11 +380,6 @@ def sync(db: Database, root: Path, data_dir: Path, now: datetime | None = None) 
         if not report.problems:
             conn.execute(DATA_FILE.insert().values(path=SYNC_KEY, sha256=digest, loaded_at=now))
     return report
-
-
-def _origins(db: Database) -> list[Any]:
-    with db.read() as conn:
-        return list(conn.execute(sa.select(SOURCE.c.origin).distinct()))
 
 
 def _upsert(
