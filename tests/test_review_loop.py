@@ -275,6 +275,8 @@ RECORD_RI = ["record", "US-RI", "banned", "--from", "2026-12-01", "--citation", 
         (RECORD_RI, "missing --source"),
         ([*RECORD_RI, "--change", "x"], "invalid --change"),
         ([*RECORD_RI, "--change", "99"], "no change #99"),
+        ([*RECORD_RI, "--change", "9" * 25], "invalid --change"),  # not "internal error"
+        (["review", "9" * 25], "invalid review item"),
     ],
 )
 def test_bad_input_exits_2_and_writes_nothing(loop: Loop, args: list[str], message: str) -> None:
